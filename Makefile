@@ -1,0 +1,76 @@
+# Two commands do all the set-up: `make test` and `make notebooks` (both run `make setup` first).
+# Every set-up step leaves a stamp in .stamps/, so running them again costs nothing.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT       := $(CURDIR)
+VENV       := $(ROOT)/.venv
+PYTHON     := $(VENV)/bin/python
+TOOLS      := $(ROOT)/.tools
+STAMPS     := $(ROOT)/.stamps
+KERNEL     := rust-lstm
+KERNEL_DIR := $(VENV)/share/jupyter/kernels/$(KERNEL)
+EVCXR_VERSION := 0.22.0
+# Python for creating the venv: any CPython >= 3.10 with the venv module.
+BASE_PYTHON ?= python3
+# Per-cell limit for headless runs; training cells need minutes on a 2-core CPU.
+CELL_TIMEOUT ?= 3600
+
+export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
+
+.PHONY: help setup test notebooks lab clean check-gpu
+help:
+	@echo "make test       set up everything (first time: ~15 min, ~5 GB) and run the tests"
+	@echo "make notebooks  set up everything and execute every notebook in notebooks/"
+	@echo "make lab        open JupyterLab on notebooks/"
+	@echo "make check-gpu  print whether libtorch sees CUDA"
+	@echo "make clean      remove build outputs and the environment (.venv, .tools, target, .evcxr)"
+
+setup: $(STAMPS)/venv $(STAMPS)/cargo-config $(STAMPS)/evcxr $(STAMPS)/kernel
+
+$(STAMPS)/venv: requirements.txt
+	@echo "==> Creating .venv with PyTorch 2.13.0 (libtorch for tch), JupyterLab, nbconvert (~5 GB, a few minutes)"
+	@mkdir -p $(STAMPS)
+	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@$(PYTHON) -c 'from importlib.metadata import version; v = version("torch"); assert v.split("+")[0] == "2.13.0", v; print("    torch", v)'
+	@touch $@
+
+# Plain `cargo build` / `cargo test` use the same settings through this generated file.
+$(STAMPS)/cargo-config: $(STAMPS)/venv tools/write-cargo-config
+	@echo "==> Writing .cargo/config.toml (build tch against .venv's PyTorch)"
+	@tools/write-cargo-config "$(ROOT)"
+	@touch $@
+
+$(STAMPS)/evcxr:
+	@echo "==> Installing evcxr_jupyter $(EVCXR_VERSION) into .tools/ (compiles from source: 6-7 min on 2 cores)"
+	@mkdir -p $(STAMPS)
+	@cargo install --quiet --locked --root $(TOOLS) evcxr_jupyter@$(EVCXR_VERSION)
+	@touch $@
+
+$(STAMPS)/kernel: $(STAMPS)/venv $(STAMPS)/evcxr tools/write-kernelspec tools/evcxr-kernel
+	@echo "==> Registering the '$(KERNEL)' Jupyter kernel inside .venv"
+	@tools/write-kernelspec "$(ROOT)" "$(KERNEL_DIR)"
+	@touch $@
+
+test: setup
+	@echo "==> cargo test (first run compiles tch against libtorch: a few minutes)"
+	cargo test --workspace
+	@echo "==> Executing every notebook in quick mode (QUICK=1) into target/notebooks-quick/"
+	@QUICK=1 $(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
+		--output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
+
+notebooks: setup
+	@echo "==> Executing every notebook; outputs saved in place, HTML in notebooks/html/"
+	@$(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) notebooks/*.ipynb
+
+lab: setup
+	@cd notebooks && jupyter lab
+
+check-gpu: $(STAMPS)/cargo-config
+	cargo run --quiet --release -p lstm_support --example device_info
+
+clean:
+	rm -rf target .evcxr .venv .tools .stamps .cargo/config.toml

@@ -1,0 +1,104 @@
+//! Errors as values: a panic inside an evcxr cell restarts the kernel and loses every variable,
+//! so everything a user can get wrong comes back as an [`Error`] that says what to do.
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every failure the crate reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A data file could not be read, parsed or verified, or could not be obtained.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A value given by the user is out of range or inconsistent.
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: String, reason: String },
+    /// libtorch reported an error.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+impl Error {
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Problems with the dataset files, each naming the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a valid gzip file ({source}); delete it so that it is downloaded again, or replace it with the published file")]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is {len} bytes, too short for an IDX header of {needed} bytes; the file is truncated: delete it and download it again")]
+    TruncatedHeader {
+        path: PathBuf,
+        len: usize,
+        needed: usize,
+    },
+    #[error("{path}: wrong magic number {found:#010x}, expected {expected:#010x} ({what}); is this the right file?")]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        what: &'static str,
+    },
+    #[error("{path}: dimensions {found:?}, expected {expected}")]
+    BadDimensions {
+        path: PathBuf,
+        found: Vec<usize>,
+        expected: String,
+    },
+    #[error("{path}: truncated data: the header announces {expected} bytes of data but the file holds {found}; delete it and download it again")]
+    TruncatedData {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{path}: {extra} bytes after the data the header announces; the file is not a valid IDX file")]
+    TrailingData { path: PathBuf, extra: usize },
+    #[error("{images} holds {n_images} images but {labels} holds {n_labels} labels; the two files do not belong together")]
+    CountMismatch {
+        images: PathBuf,
+        n_images: usize,
+        labels: PathBuf,
+        n_labels: usize,
+    },
+    #[error("{path}: label {label} at index {index} is not a class (0 to {max})")]
+    BadLabel {
+        path: PathBuf,
+        index: usize,
+        label: u8,
+        max: u8,
+    },
+    #[error("{path}: {algorithm} checksum mismatch: expected {expected}, got {actual}; the file is corrupt or not the published one: delete it (it is downloaded again) or replace it")]
+    ChecksumMismatch {
+        path: PathBuf,
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
+    #[error("{dataset}: {file} is missing from {dir} ({why_dir}) and could not be downloaded:\n{attempts}\nCopy the four files ({files}) into {dir}, or set {env} to a directory that holds them.")]
+    Missing {
+        dataset: String,
+        dir: PathBuf,
+        why_dir: String,
+        file: String,
+        files: String,
+        env: String,
+        attempts: String,
+    },
+}
