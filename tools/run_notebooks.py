@@ -39,6 +39,14 @@ def run(path: Path, kernel: str, timeout: int, out_dir: Path | None, html_dir: P
         client.execute()
     except (CellExecutionError, CellTimeoutError) as error:
         print(f"FAILED {path} after {time.monotonic() - started:.0f} s:\n{error}", file=sys.stderr)
+        # evcxr reports compile errors and `?` errors as outputs of the cell, not always in
+        # the error's traceback: show what the failing cell printed.
+        failing = [c for c in notebook.cells if c.get("cell_type") == "code" and c.get("outputs")]
+        for output in failing[-1].outputs if failing else []:
+            text = output.get("text") or "\n".join(output.get("traceback", [])) or output.get("evalue", "")
+            if not text and "data" in output:
+                text = output["data"].get("text/plain", "")
+            print(text, file=sys.stderr)
         return False
     executed = path if out_dir is None else out_dir / path.name
     executed.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,21 @@ pub enum Error {
     /// A value given by the user is out of range or inconsistent.
     #[error("invalid {what}: {reason}")]
     Invalid { what: String, reason: String },
+    /// A file of a run (checkpoint, record) could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        action: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Training diverged.
+    #[error("the training loss became {value} at epoch {epoch}, batch {batch}; training stopped. Lower the learning rate, or check the inputs for NaN")]
+    NonFiniteLoss {
+        epoch: usize,
+        batch: usize,
+        value: f64,
+    },
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

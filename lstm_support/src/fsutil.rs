@@ -1,0 +1,81 @@
+//! Writing files so that a crash or a full disk never leaves a half-written file under the
+//! final name: write a temporary file beside it, flush it to disk, then rename.
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// The temporary name used for `path` while it is written.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// Runs `write` on a temporary path beside `path`, then renames it into place. On any error
+/// the temporary file is removed and `path` is left as it was.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| io_error("create directory", dir, e))?;
+    }
+    let temp = temp_path(path);
+    let outcome = write(&temp).and_then(|()| {
+        fs::File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| io_error("flush", &temp, e))?;
+        fs::rename(&temp, path).map_err(|e| io_error("rename into place", path, e))
+    });
+    if outcome.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    outcome
+}
+
+/// Writes bytes atomically (see [`write_atomically`]).
+pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomically(path, |temp| {
+        let mut file = fs::File::create(temp).map_err(|e| io_error("create", temp, e))?;
+        file.write_all(bytes)
+            .map_err(|e| io_error("write", temp, e))
+    })
+}
+
+/// Serializes `value` as pretty JSON and writes it atomically.
+pub fn write_json_atomically<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let json = serde_json::to_vec_pretty(value)
+        .map_err(|e| Error::invalid(format!("JSON for {}", path.display()), e.to_string()))?;
+    write_bytes_atomically(path, &json)
+}
+
+pub fn io_error(action: &str, path: &Path, error: std::io::Error) -> Error {
+    Error::Io {
+        action: action.to_owned(),
+        path: path.to_owned(),
+        source: error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_write_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        fs::write(&path, b"old").unwrap();
+        let err = write_atomically(&path, |temp| {
+            fs::write(temp, b"partial").unwrap();
+            Err(Error::invalid("test", "injected write error"))
+        });
+        assert!(err.is_err());
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        write_bytes_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

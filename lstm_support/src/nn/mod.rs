@@ -1,0 +1,5 @@
+//! Layers with Keras semantics, one file per family.
+pub mod init;
+pub mod rnn;
+
+pub use rnn::{dropout_mask, gru, lstm, simple_rnn, CellKind, Recurrent, RecurrentConfig};

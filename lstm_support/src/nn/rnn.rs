@@ -1,0 +1,456 @@
+//! The recurrent layer family (LSTM, GRU, simple RNN) with Keras semantics.
+//!
+//! - `dropout` and `recurrent_dropout` work as in Keras: during training one inverted-dropout
+//!   mask per sequence (batch row) and unit is drawn once and reused at every time step; the
+//!   recurrent mask multiplies h(t-1) before the recurrent matmul only (the cell state and the
+//!   GRU's update of h use the undropped h(t-1)). Nothing is dropped at evaluation.
+//! - Keras' initialisation: Glorot-uniform input kernel, orthogonal recurrent kernel, zero
+//!   bias, and for the LSTM the forget-gate bias set to 1 (`unit_forget_bias`).
+//! - Weights are stored as libtorch's fused kernels take them (`[gates * units, inputs]`, gate
+//!   order i, f, g, o for the LSTM and r, z, n for the GRU), so evaluation, and training
+//!   without dropout, run `Tensor::lstm` / `gru` / `rnn_tanh` (cuDNN on a GPU). Training with
+//!   dropout runs a step loop over the same weights.
+//! - Parameter counts equal Keras': the LSTM and the simple RNN have one bias vector, the GRU
+//!   two (Keras' `reset_after=True`, the TF2 default, which is also PyTorch's GRU).
+use serde::{Deserialize, Serialize};
+use tch::{nn, Device, Kind, Tensor};
+
+use super::init::{glorot_uniform, orthogonal};
+use crate::error::{Error, Result};
+
+/// Which recurrent cell a [`Recurrent`] layer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CellKind {
+    Lstm,
+    Gru,
+    SimpleRnn,
+}
+
+impl CellKind {
+    /// Number of gate blocks in the stacked weight matrices.
+    pub fn gates(self) -> i64 {
+        match self {
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+            CellKind::SimpleRnn => 1,
+        }
+    }
+
+    /// The Keras class name, for summaries.
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            CellKind::Lstm => "LSTM",
+            CellKind::Gru => "GRU",
+            CellKind::SimpleRnn => "SimpleRNN",
+        }
+    }
+}
+
+/// Hyperparameters of one recurrent layer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RecurrentConfig {
+    pub units: usize,
+    /// Fraction of the inputs x(t) dropped during training, one mask per sequence.
+    #[serde(default)]
+    pub dropout: f64,
+    /// Fraction of h(t-1) dropped before the recurrent matmul during training, one mask per
+    /// sequence.
+    #[serde(default)]
+    pub recurrent_dropout: f64,
+    /// Output every step's h (`[B, T, H]`, to feed another recurrent layer) or only the last
+    /// (`[B, H]`).
+    #[serde(default)]
+    pub return_sequences: bool,
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> Self {
+        RecurrentConfig {
+            units: 32,
+            dropout: 0.0,
+            recurrent_dropout: 0.0,
+            return_sequences: false,
+        }
+    }
+}
+
+impl RecurrentConfig {
+    pub fn validate(&self, layer: &str) -> Result<()> {
+        if self.units == 0 {
+            return Err(Error::invalid(
+                format!("{layer}: units"),
+                "0; a recurrent layer needs at least 1 unit",
+            ));
+        }
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("recurrent_dropout", self.recurrent_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::invalid(
+                    format!("{layer}: {name}"),
+                    format!("{p}; it must be in [0, 1)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A recurrent layer: [`lstm`], [`gru`] or [`simple_rnn`].
+#[derive(Debug)]
+pub struct Recurrent {
+    kind: CellKind,
+    config: RecurrentConfig,
+    /// `[gates * H, I]`
+    w_ih: Tensor,
+    /// `[gates * H, H]`
+    w_hh: Tensor,
+    /// `[gates * H]`
+    b_ih: Tensor,
+    /// `[gates * H]`: trainable for the GRU, constant zeros otherwise (Keras has one bias).
+    b_hh: Tensor,
+}
+
+/// An LSTM layer with Keras' semantics (see the module docs).
+pub fn lstm(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
+    Recurrent::new(vs, CellKind::Lstm, input_size, config)
+}
+
+/// A GRU layer (Keras `reset_after=True`, as PyTorch's GRU).
+pub fn gru(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
+    Recurrent::new(vs, CellKind::Gru, input_size, config)
+}
+
+/// A simple (Elman, tanh) RNN layer.
+pub fn simple_rnn(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
+    Recurrent::new(vs, CellKind::SimpleRnn, input_size, config)
+}
+
+/// Keras-style dropout mask: `[rows, size]` of 0 and 1/(1-p), or `None` when p is 0.
+pub fn dropout_mask(rows: i64, size: i64, p: f64, device: Device) -> Option<Tensor> {
+    (p > 0.0).then(|| {
+        let mut keep = Tensor::empty([rows, size], (Kind::Float, device));
+        let _ = keep.bernoulli_float_(1.0 - p);
+        keep / (1.0 - p)
+    })
+}
+
+impl Recurrent {
+    pub fn new(
+        vs: nn::Path,
+        kind: CellKind,
+        input_size: usize,
+        config: RecurrentConfig,
+    ) -> Result<Self> {
+        config.validate(kind.keras_name())?;
+        if input_size == 0 {
+            return Err(Error::invalid(
+                format!("{}: input size", kind.keras_name()),
+                "0",
+            ));
+        }
+        let (h, i, g) = (config.units as i64, input_size as i64, kind.gates());
+        let w_ih = vs.var("weight_ih", &[g * h, i], glorot_uniform(i, g * h));
+        let w_hh = vs.var_copy("weight_hh", &orthogonal(g * h, h));
+        let bias = Tensor::zeros([g * h], (Kind::Float, Device::Cpu));
+        if kind == CellKind::Lstm {
+            let _ = bias.narrow(0, h, h).fill_(1.0);
+        }
+        let b_ih = vs.var_copy("bias_ih", &bias);
+        let b_hh = if kind == CellKind::Gru {
+            vs.zeros("bias_hh", &[g * h])
+        } else {
+            Tensor::zeros([g * h], (Kind::Float, vs.device()))
+        };
+        Ok(Recurrent {
+            kind,
+            config,
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+        })
+    }
+
+    pub fn kind(&self) -> CellKind {
+        self.kind
+    }
+
+    pub fn config(&self) -> &RecurrentConfig {
+        &self.config
+    }
+
+    /// `xs: [B, T, I]` -> `[B, T, H]` with `return_sequences`, else `[B, H]`.
+    ///
+    /// With `train` and a non-zero dropout, runs the step loop with fresh masks; otherwise the
+    /// fused kernel.
+    pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        if train && (self.config.dropout > 0.0 || self.config.recurrent_dropout > 0.0) {
+            let (batch, device) = (xs.size()[0], xs.device());
+            let input_mask = dropout_mask(batch, xs.size()[2], self.config.dropout, device);
+            let recurrent_mask = dropout_mask(
+                batch,
+                self.config.units as i64,
+                self.config.recurrent_dropout,
+                device,
+            );
+            self.forward_steps(xs, input_mask.as_ref(), recurrent_mask.as_ref())
+        } else {
+            self.forward_fused(xs, train)
+        }
+    }
+
+    /// libtorch's fused kernel (cuDNN on a GPU), no dropout.
+    pub fn forward_fused(&self, xs: &Tensor, train: bool) -> Tensor {
+        let batch = xs.size()[0];
+        let h0 = Tensor::zeros(
+            [1, batch, self.config.units as i64],
+            (xs.kind(), xs.device()),
+        );
+        let params = [&self.w_ih, &self.w_hh, &self.b_ih, &self.b_hh];
+        let output = match self.kind {
+            CellKind::Lstm => {
+                let c0 = h0.zeros_like();
+                xs.lstm(&[&h0, &c0], &params, true, 1, 0.0, train, false, true)
+                    .0
+            }
+            CellKind::Gru => xs.gru(&h0, &params, true, 1, 0.0, train, false, true).0,
+            CellKind::SimpleRnn => {
+                xs.rnn_tanh(&h0, &params, true, 1, 0.0, train, false, true)
+                    .0
+            }
+        };
+        self.select_output(output)
+    }
+
+    /// The step loop: one time step at a time, with the given masks (`[B, I]` on x(t) and
+    /// `[B, H]` on h(t-1)), each the same at every step.
+    pub fn forward_steps(
+        &self,
+        xs: &Tensor,
+        input_mask: Option<&Tensor>,
+        recurrent_mask: Option<&Tensor>,
+    ) -> Tensor {
+        let size = xs.size();
+        let (batch, steps) = (size[0], size[1]);
+        let units = self.config.units as i64;
+        let xs = match input_mask {
+            Some(mask) => xs * mask.unsqueeze(1),
+            None => xs.shallow_clone(),
+        };
+        // One matmul projects the inputs of all steps at once.
+        let x_proj = xs.matmul(&self.w_ih.tr()) + &self.b_ih;
+        let w_hh_t = self.w_hh.tr();
+        let mut h = Tensor::zeros([batch, units], (xs.kind(), xs.device()));
+        let mut c = h.zeros_like();
+        let mut outputs = Vec::with_capacity(steps as usize);
+        for step in 0..steps {
+            let x_t = x_proj.select(1, step);
+            let h_dropped = match recurrent_mask {
+                Some(mask) => &h * mask,
+                None => h.shallow_clone(),
+            };
+            let h_proj = h_dropped.matmul(&w_hh_t);
+            h = match self.kind {
+                CellKind::Lstm => {
+                    let gates = (x_t + h_proj).chunk(4, 1);
+                    let (i, f) = (gates[0].sigmoid(), gates[1].sigmoid());
+                    let (g, o) = (gates[2].tanh(), gates[3].sigmoid());
+                    c = f * &c + i * g;
+                    o * c.tanh()
+                }
+                CellKind::Gru => {
+                    let x_gates = x_t.chunk(3, 1);
+                    let h_gates = (h_proj + &self.b_hh).chunk(3, 1);
+                    let r = (&x_gates[0] + &h_gates[0]).sigmoid();
+                    let z = (&x_gates[1] + &h_gates[1]).sigmoid();
+                    let n = (&x_gates[2] + r * &h_gates[2]).tanh();
+                    (1.0 - &z) * n + z * &h
+                }
+                CellKind::SimpleRnn => (x_t + h_proj).tanh(),
+            };
+            if self.config.return_sequences {
+                outputs.push(h.shallow_clone());
+            }
+        }
+        if self.config.return_sequences {
+            Tensor::stack(&outputs, 1)
+        } else {
+            h
+        }
+    }
+
+    fn select_output(&self, output: Tensor) -> Tensor {
+        if self.config.return_sequences {
+            output
+        } else {
+            output.select(1, -1)
+        }
+    }
+}
+
+impl nn::ModuleT for Recurrent {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        Recurrent::forward_t(self, xs, train)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(kind: CellKind, config: RecurrentConfig) -> (nn::VarStore, Recurrent) {
+        tch::manual_seed(0);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let layer = Recurrent::new(vs.root() / "rnn", kind, 5, config).unwrap();
+        (vs, layer)
+    }
+
+    fn inputs() -> Tensor {
+        Tensor::randn([3, 7, 5], (Kind::Float, Device::Cpu))
+    }
+
+    #[test]
+    fn step_loop_matches_fused_kernel_without_dropout() {
+        let _rng = crate::torch_rng_lock();
+        for kind in [CellKind::Lstm, CellKind::Gru, CellKind::SimpleRnn] {
+            for return_sequences in [false, true] {
+                let config = RecurrentConfig {
+                    units: 6,
+                    return_sequences,
+                    ..Default::default()
+                };
+                let (_vs, layer) = layer(kind, config);
+                let xs = inputs();
+                let fused = layer.forward_fused(&xs, false);
+                let steps = layer.forward_steps(&xs, None, None);
+                assert_eq!(fused.size(), steps.size());
+                let diff = (&fused - &steps).abs().max().double_value(&[]);
+                assert!(
+                    diff < 1e-5,
+                    "{kind:?} return_sequences={return_sequences}: {diff}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn keras_parameter_counts_and_initialisation() {
+        let _rng = crate::torch_rng_lock();
+        let count = |kind| {
+            tch::manual_seed(0);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let config = RecurrentConfig {
+                units: 32,
+                ..Default::default()
+            };
+            Recurrent::new(vs.root(), kind, 28, config).unwrap();
+            let total: i64 = vs
+                .trainable_variables()
+                .iter()
+                .map(|t| t.numel() as i64)
+                .sum();
+            (vs, total)
+        };
+        // Keras: LSTM(32) on 28 features = 7808, GRU(32) = 5952, SimpleRNN(32) = 1952.
+        assert_eq!(count(CellKind::Lstm).1, 7808);
+        assert_eq!(count(CellKind::Gru).1, 5952);
+        assert_eq!(count(CellKind::SimpleRnn).1, 1952);
+        let (vs, _) = count(CellKind::Lstm);
+        let vars = vs.variables();
+        let bias = &vars["bias_ih"];
+        let forget = bias.narrow(0, 32, 32);
+        assert!(forget.eq(1.0).all().int64_value(&[]) == 1);
+        let others = Tensor::cat(&[bias.narrow(0, 0, 32), bias.narrow(0, 64, 64)], 0);
+        assert!(others.eq(0.0).all().int64_value(&[]) == 1);
+        let w_ih = &vars["weight_ih"];
+        let limit = (6.0f64 / (28.0 + 128.0)).sqrt();
+        assert!(w_ih.abs().max().double_value(&[]) <= limit);
+    }
+
+    #[test]
+    fn dropout_mask_is_per_row_and_scaled() {
+        let _rng = crate::torch_rng_lock();
+        tch::manual_seed(1);
+        let mask = dropout_mask(64, 32, 0.25, Device::Cpu).unwrap();
+        assert_eq!(mask.size(), [64, 32]);
+        let values = Vec::<f32>::try_from(mask.flatten(0, -1)).unwrap();
+        assert!(values
+            .iter()
+            .all(|&v| v == 0.0 || (v - 1.0 / 0.75).abs() < 1e-6));
+        let dropped = values.iter().filter(|&&v| v == 0.0).count() as f64 / values.len() as f64;
+        assert!((dropped - 0.25).abs() < 0.05, "{dropped}");
+        assert!(!mask.get(0).equal(&mask.get(1)), "rows get different masks");
+        assert!(dropout_mask(4, 4, 0.0, Device::Cpu).is_none());
+    }
+
+    #[test]
+    fn training_forward_uses_one_recurrent_mask_for_every_step() {
+        let _rng = crate::torch_rng_lock();
+        let config = RecurrentConfig {
+            units: 6,
+            recurrent_dropout: 0.5,
+            return_sequences: true,
+            ..Default::default()
+        };
+        let (_vs, layer) = layer(CellKind::Lstm, config);
+        let xs = inputs();
+        // forward_t draws exactly one [B, H] mask; drawing it the same way from the same seed
+        // and passing it to the step loop reproduces the training output, so the same mask
+        // was applied at all 7 steps.
+        tch::manual_seed(11);
+        let trained = layer.forward_t(&xs, true);
+        tch::manual_seed(11);
+        let mask = dropout_mask(3, 6, 0.5, Device::Cpu).unwrap();
+        let replay = layer.forward_steps(&xs, None, Some(&mask));
+        assert!(trained.allclose(&replay, 1e-6, 1e-6, false));
+        // And it really drops something: the output differs from evaluation's.
+        let evaluated = layer.forward_t(&xs, false);
+        assert!(!trained.allclose(&evaluated, 1e-4, 1e-4, false));
+    }
+
+    #[test]
+    fn recurrent_mask_applies_to_h_before_the_recurrent_matmul() {
+        let _rng = crate::torch_rng_lock();
+        // A mask of zeros for row 0 removes h(t-1) from every step of that row: its output is
+        // then tanh(W x_T + b), the same as a one-step run on x_T alone.
+        let config = RecurrentConfig {
+            units: 6,
+            ..Default::default()
+        };
+        let (_vs, layer) = layer(CellKind::SimpleRnn, config);
+        let xs = inputs();
+        let mask = Tensor::ones([3, 6], (Kind::Float, Device::Cpu));
+        let _ = mask.get(0).fill_(0.0);
+        let out = layer.forward_steps(&xs, None, Some(&mask));
+        let last_only = layer.forward_steps(&xs.narrow(1, 6, 1), None, None);
+        assert!(out.get(0).allclose(&last_only.get(0), 1e-6, 1e-6, false));
+        assert!(!out.get(1).allclose(&last_only.get(1), 1e-4, 1e-4, false));
+    }
+
+    #[test]
+    fn invalid_configs_name_the_value() {
+        let _rng = crate::torch_rng_lock();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let bad = [
+            RecurrentConfig {
+                units: 0,
+                ..Default::default()
+            },
+            RecurrentConfig {
+                recurrent_dropout: 1.0,
+                ..Default::default()
+            },
+            RecurrentConfig {
+                dropout: -0.1,
+                ..Default::default()
+            },
+        ];
+        for (config, word) in bad.iter().zip(["units", "recurrent_dropout", "dropout"]) {
+            let err = lstm(vs.root(), 28, *config).unwrap_err().to_string();
+            assert!(err.contains(word), "{err}");
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Trainer tests on a small synthetic task that an LSTM learns in a few epochs (see
+//! `testutil::synthetic`).
+use super::*;
+use crate::model::ModelConfig;
+use crate::testutil::synthetic;
+
+fn options(seed: u64) -> TrainOptions {
+    TrainOptions {
+        seed,
+        progress: Progress::Silent,
+        adam: AdamConfig {
+            learning_rate: 0.01,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn small_lstm() -> ModelConfig {
+    ModelConfig::lstm(16, 0.15)
+}
+
+#[test]
+fn fit_learns_and_records_history() {
+    let _rng = crate::torch_rng_lock();
+    let (train, validation) = (synthetic(512, 1, false), synthetic(128, 2, false));
+    let mut trainer = Trainer::new(&small_lstm(), options(3), Device::Cpu).unwrap();
+    let history = trainer.fit(&train, &validation, 8, 32).unwrap();
+    assert_eq!(history.len(), 8);
+    assert_eq!(
+        history.epochs.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<_>>()
+    );
+    let (first, last) = (&history.epochs[0], &history.epochs[7]);
+    assert!(last.train_loss < first.train_loss, "{history:?}");
+    assert!(last.val_accuracy > 0.8, "{history:?}");
+    assert!(history.epochs.iter().all(|e| e.seconds > 0.0));
+
+    let test = TestSet::from_dataset(synthetic(100, 4, false));
+    let evaluation = trainer.evaluate(&test).unwrap();
+    assert_eq!(evaluation.predictions.len(), 100);
+    assert_eq!(evaluation.probabilities.size(), [100, 10]);
+    let correct = evaluation
+        .predictions
+        .iter()
+        .zip(&evaluation.labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    assert!((evaluation.accuracy - correct as f64 / 100.0).abs() < 1e-12);
+    assert!(evaluation
+        .confidences
+        .iter()
+        .all(|&c| (0.1..=1.0).contains(&c)));
+}
+
+#[test]
+fn resume_gives_the_same_history_as_an_uninterrupted_run() {
+    let _rng = crate::torch_rng_lock();
+    let (train, validation) = (synthetic(256, 5, false), synthetic(64, 6, false));
+    let dir = tempfile::tempdir().unwrap();
+    let mut straight = Trainer::new(&small_lstm(), options(7), Device::Cpu).unwrap();
+    let expected = straight.fit(&train, &validation, 3, 32).unwrap();
+
+    let mut opts = options(7);
+    opts.checkpoint_dir = Some(dir.path().to_owned());
+    let mut first = Trainer::new(&small_lstm(), opts, Device::Cpu).unwrap();
+    first.fit(&train, &validation, 2, 32).unwrap();
+    drop(first);
+    let mut resumed = Trainer::resume(dir.path(), Device::Cpu).unwrap();
+    assert_eq!(resumed.history().len(), 2);
+    let history = resumed.fit(&train, &validation, 3, 32).unwrap();
+    assert_eq!(history.len(), 3);
+    for (a, b) in history.epochs.iter().zip(&expected.epochs) {
+        assert_eq!(
+            (a.train_loss, a.train_accuracy, a.val_loss, a.val_accuracy),
+            (b.train_loss, b.train_accuracy, b.val_loss, b.val_accuracy),
+            "epoch {}",
+            a.epoch
+        );
+    }
+    // Only the newest checkpoint's tensors remain, and no temporary files.
+    let mut names: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["checkpoint.json", "epoch-0003.safetensors"]);
+}
+
+#[test]
+fn nan_loss_stops_with_a_clear_error() {
+    let _rng = crate::torch_rng_lock();
+    let train = synthetic(64, 8, false);
+    let images = train.images().copy();
+    let _ = images.get(3).get(5).fill_(f64::NAN);
+    let poisoned = Dataset::new(images, train.labels().shallow_clone(), 10).unwrap();
+    let mut trainer = Trainer::new(&small_lstm(), options(1), Device::Cpu).unwrap();
+    let err = trainer.fit(&poisoned, &train, 2, 16).unwrap_err();
+    assert!(
+        matches!(err, Error::NonFiniteLoss { epoch: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("NaN"), "{err}");
+}
+
+#[test]
+fn invalid_arguments_fail_before_training() {
+    let _rng = crate::torch_rng_lock();
+    let data = synthetic(32, 9, false);
+    let empty = data.take(0);
+    let mut trainer = Trainer::new(&small_lstm(), options(1), Device::Cpu).unwrap();
+    let message = |r: Result<History>| r.unwrap_err().to_string();
+    assert!(message(trainer.fit(&data, &data, 1, 0)).contains("batch_size"));
+    assert!(message(trainer.fit(&data, &data, 0, 8)).contains("epochs"));
+    assert!(message(trainer.fit(&empty, &data, 1, 8)).contains("training set"));
+    assert!(message(trainer.fit(&data, &empty, 1, 8)).contains("validation set"));
+    assert!(trainer.history().is_empty());
+    let bad = TrainOptions {
+        adam: AdamConfig {
+            learning_rate: -1.0,
+            ..Default::default()
+        },
+        ..options(1)
+    };
+    let err = Trainer::new(&small_lstm(), bad, Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("learning_rate"), "{err}");
+}
+
+#[test]
+fn early_stopping_restores_the_best_weights() {
+    let _rng = crate::torch_rng_lock();
+    // Validation labels are the opposite of the training rule: the better the model learns
+    // the training set, the worse its validation loss, so the best epoch is the first.
+    let (train, validation) = (synthetic(512, 10, false), synthetic(128, 11, true));
+    let opts = TrainOptions {
+        early_stopping: Some(EarlyStopping {
+            patience: 2,
+            ..Default::default()
+        }),
+        ..options(12)
+    };
+    let mut trainer = Trainer::new(&small_lstm(), opts, Device::Cpu).unwrap();
+    let history = trainer.fit(&train, &validation, 20, 32).unwrap();
+    assert!(trainer.stopped_early());
+    let best = history
+        .epochs
+        .iter()
+        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+        .unwrap();
+    assert_eq!(history.len(), best.epoch + 2, "{history:?}");
+    let (val_loss, _) = trainer.validate(&validation).unwrap();
+    assert!(
+        (val_loss - best.val_loss).abs() < 1e-5,
+        "{val_loss} vs {best:?}"
+    );
+}
+
+#[test]
+fn checkpoint_from_another_config_is_rejected() {
+    let _rng = crate::torch_rng_lock();
+    let data = synthetic(64, 13, false);
+    let dir = tempfile::tempdir().unwrap();
+    let mut trainer = Trainer::new(&ModelConfig::lstm(8, 0.0), options(1), Device::Cpu).unwrap();
+    trainer.fit(&data, &data, 1, 32).unwrap();
+    let weights = dir.path().join("weights.safetensors");
+    trainer.save_weights(&weights).unwrap();
+    let mut other = Trainer::new(&ModelConfig::lstm(16, 0.0), options(1), Device::Cpu).unwrap();
+    let err = other.load_weights(&weights).unwrap_err().to_string();
+    assert!(
+        err.contains("shape") && err.contains("another model configuration"),
+        "{err}"
+    );
+
+    fs::write(&weights, b"not a safetensors file").unwrap();
+    let err = other.load_weights(&weights).unwrap_err().to_string();
+    assert!(
+        err.contains("truncated") || err.contains("safetensors"),
+        "{err}"
+    );
+}
