@@ -7,14 +7,20 @@
 //! - [`model`]: classifiers built from a serializable [`model::ModelConfig`].
 //! - [`training`]: `fit`, history, checkpoints, resume, evaluation.
 //! - [`record`]: run records, so finished runs are reused instead of retrained.
+//! - [`metrics`]: confusion matrix and classification report.
+//! - [`plot`]: figures (curves, comparisons, confusion matrix, galleries) shown inline.
+//! - [`display`]: HTML tables for notebooks.
 //! - [`device`]: choosing CPU or CUDA once.
 pub mod data;
 pub mod device;
+pub mod display;
 pub mod error;
 mod fsutil;
+pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
+pub mod plot;
 pub mod record;
 mod rng;
 #[cfg(test)]

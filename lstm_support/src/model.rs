@@ -81,6 +81,10 @@ pub enum Layer {
         units: usize,
         activation: Activation,
     },
+    /// Keras `Dropout(rate)`: zeroes a fraction of its inputs during training only.
+    Dropout {
+        rate: f64,
+    },
 }
 
 impl Layer {
@@ -110,7 +114,13 @@ impl Layer {
             } => format!("Conv2D({filters}, {kernel_size}x{kernel_size}, relu)"),
             Layer::MaxPool2d { pool_size } => format!("MaxPooling2D({pool_size})"),
             Layer::Flatten => "Flatten".into(),
-            Layer::Dense { units, activation } => format!("Dense({units}, {activation:?})"),
+            Layer::Dense { units, activation } => {
+                format!(
+                    "Dense({units}, {})",
+                    format!("{activation:?}").to_lowercase()
+                )
+            }
+            Layer::Dropout { rate } => format!("Dropout({rate})"),
         }
     }
 
@@ -163,6 +173,11 @@ impl Layer {
                 _ => misfit("a [channels, height, width] image at least pool_size wide, with pool_size > 0,"),
             },
             Layer::Flatten => Ok(vec![input.iter().product()]),
+            Layer::Dropout { rate } if (0.0..1.0).contains(rate) => Ok(input.to_vec()),
+            Layer::Dropout { rate } => Err(Error::invalid(
+                format!("layer {index} (Dropout)"),
+                format!("rate {rate}; it must be in [0, 1)"),
+            )),
             Layer::Dense { units, .. } => match input {
                 [_] if *units > 0 => Ok(vec![*units]),
                 [_] => Err(Error::invalid(format!("layer {index} (Dense)"), "0 units")),
@@ -241,6 +256,34 @@ impl ModelConfig {
         }
     }
 
+    /// A deeper CNN (Keras' classic `mnist_cnn` example): two convolutions, pooling, dropout
+    /// and a hidden Dense layer, which reaches about 99% test accuracy in 5 epochs where the
+    /// one-convolution [`ModelConfig::cnn`] stops near 98.5%.
+    pub fn cnn_deep() -> Self {
+        ModelConfig {
+            input: InputLayout::mnist_image(),
+            layers: vec![
+                Layer::Conv2d {
+                    filters: 32,
+                    kernel_size: 3,
+                },
+                Layer::Conv2d {
+                    filters: 64,
+                    kernel_size: 3,
+                },
+                Layer::MaxPool2d { pool_size: 2 },
+                Layer::Dropout { rate: 0.25 },
+                Layer::Flatten,
+                Layer::Dense {
+                    units: 128,
+                    activation: Activation::Relu,
+                },
+                Layer::Dropout { rate: 0.5 },
+            ],
+            num_classes: 10,
+        }
+    }
+
     /// e.g. `LSTM(32, recurrent_dropout=0.15) -> Dense(10, softmax)`.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self.layers.iter().map(Layer::describe).collect();
@@ -285,6 +328,7 @@ enum Block {
     MaxPool(i64),
     Flatten,
     Dense(nn::Linear, Activation),
+    Dropout(f64),
 }
 
 /// A classifier: the layers of a [`ModelConfig`] and a Dense head producing logits (the
@@ -335,6 +379,7 @@ pub fn classifier(vs: nn::Path, config: &ModelConfig) -> Result<Classifier> {
             Layer::Dense { units, activation } => {
                 Block::Dense(dense(path, shape[0], *units), *activation)
             }
+            Layer::Dropout { rate } => Block::Dropout(*rate),
         };
         shape = layer.output_shape(index, &shape)?;
         blocks.push(block);
@@ -372,9 +417,31 @@ impl Classifier {
                         Activation::Linear => ys,
                     }
                 }
+                Block::Dropout(rate) => xs.dropout(*rate, train),
             };
         }
         self.head.forward_t(&xs, train)
+    }
+
+    /// Whether the model reads the image as a sequence of rows (a recurrent model).
+    pub fn reads_rows(&self) -> bool {
+        matches!(self.config.input, InputLayout::Sequence { .. })
+    }
+
+    /// The probabilities the model gives after reading only the first k rows, for k = 1 to
+    /// 28: `[B, 28, num_classes]`. Only for models that read rows ([`Classifier::reads_rows`]).
+    pub fn probabilities_by_rows(&self, images: &Tensor) -> Result<Tensor> {
+        if !self.reads_rows() {
+            return Err(Error::invalid(
+                "model",
+                "it does not read the image row by row (a CNN sees the whole image at once)",
+            ));
+        }
+        let steps = images.size()[1];
+        let per_prefix: Vec<Tensor> = (1..=steps)
+            .map(|k| self.predict_proba(&images.narrow(1, 0, k)))
+            .collect();
+        Ok(Tensor::stack(&per_prefix, 1))
     }
 
     /// Class probabilities `[B, num_classes]` (the softmax head), evaluation mode.
@@ -422,6 +489,8 @@ mod tests {
         );
         // Conv2D(32, 3x3): 320; Dense(10) on 13*13*32 = 5408 features: 54090.
         assert_eq!(count_params(&ModelConfig::cnn()), 320 + 54090);
+        // Keras mnist_cnn: 320 + 18496 + 1179776 + 1290.
+        assert_eq!(count_params(&ModelConfig::cnn_deep()), 1_199_882);
     }
 
     #[test]
@@ -434,6 +503,7 @@ mod tests {
             ModelConfig::stacked(CellKind::Gru, &[8, 6], 0.1),
             ModelConfig::recurrent(CellKind::SimpleRnn, 5, 0.0),
             ModelConfig::cnn(),
+            ModelConfig::cnn_deep(),
         ]
         .into_iter()
         .enumerate()
@@ -449,6 +519,22 @@ mod tests {
                 false
             ));
         }
+    }
+
+    #[test]
+    fn probabilities_by_rows_end_with_the_full_prediction() {
+        let _rng = crate::torch_rng_lock();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = classifier(vs.root(), &ModelConfig::lstm(8, 0.15)).unwrap();
+        let images = Tensor::rand([3, 28, 28], (Kind::Float, Device::Cpu));
+        let by_rows = model.probabilities_by_rows(&images).unwrap();
+        assert_eq!(by_rows.size(), [3, 28, 10]);
+        assert!(by_rows
+            .select(1, 27)
+            .allclose(&model.predict_proba(&images), 1e-5, 1e-5, false));
+        let cnn_vs = nn::VarStore::new(Device::Cpu);
+        let cnn = classifier(cnn_vs.root(), &ModelConfig::cnn()).unwrap();
+        assert!(cnn.probabilities_by_rows(&images).is_err());
     }
 
     #[test]

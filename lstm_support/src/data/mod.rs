@@ -227,7 +227,8 @@ impl TestSet {
         &self.0
     }
 
-    /// For the crate's tests and loaders only: anything else gets a test set from a loader.
+    /// For the crate's tests only: anything else gets a test set from a loader.
+    #[cfg(test)]
     pub(crate) fn from_dataset(data: Dataset) -> Self {
         TestSet(data)
     }

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The runs behind docs/results.md. Each is recorded under runs/ and reused when run again
+# (add --retrain to train anew). Needs `make setup` and MNIST (MNIST_DIR or data/mnist/).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cargo build --release --bin lstm-mnist
+bin=target/release/lstm-mnist
+# 1. The Keras reference: LSTM(32, recurrent_dropout=0.15), batch 128, 10 epochs, Keras' split,
+#    three seeds.
+for seed in 42 1 2; do
+    $bin train --units 32 --recurrent-dropout 0.15 --epochs 10 --batch-size 128 --keras-split --seed "$seed"
+done
+# 2. The notebooks' recommended defaults.
+$bin train --units 32 --recurrent-dropout 0.15 --epochs 30 --batch-size 128
+$bin train --units 32 --layers 2 --recurrent-dropout 0.15 --epochs 30 --batch-size 128
+$bin train --units 256 --recurrent-dropout 0.15 --epochs 12 --batch-size 128
+$bin train --model cnn --epochs 5 --batch-size 128 --validation-fraction 0.1
+$bin train --model cnn-deep --epochs 5 --batch-size 128 --validation-fraction 0.1
+$bin report > target/results-table.md

@@ -1,0 +1,161 @@
+//! Every figure type rendered from small synthetic data: the PNG decodes, has the requested
+//! size and is not blank; the SVG is an SVG; evcxr gets a base64 PNG.
+use super::*;
+use crate::training::EpochMetrics;
+
+fn history(n: usize) -> History {
+    History {
+        epochs: (1..=n)
+            .map(|e| EpochMetrics {
+                epoch: e,
+                train_loss: 1.0 / e as f64,
+                train_accuracy: 1.0 - 0.5 / e as f64,
+                val_loss: 1.2 / e as f64,
+                val_accuracy: 1.0 - 0.6 / e as f64,
+                seconds: 2.0,
+            })
+            .collect(),
+    }
+}
+
+fn digit(seed: usize) -> Vec<f32> {
+    (0..784)
+        .map(|i| {
+            if (i / 28 + seed) % 5 == 0 && i % 28 > 6 && i % 28 < 20 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Decodes the PNG and returns (width, height, share of non-white pixels).
+fn inspect(figure: &Figure) -> (u32, u32, f64) {
+    let png_bytes = figure.to_png().unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let pixels = &buf[..info.buffer_size()];
+    let inked = pixels
+        .chunks(3)
+        .filter(|p| p.iter().any(|&c| c < 250))
+        .count();
+    (
+        info.width,
+        info.height,
+        inked as f64 / (info.width * info.height) as f64,
+    )
+}
+
+fn check(figure: &Figure, min_ink: f64) {
+    let (w, h, ink) = inspect(figure);
+    assert_eq!((w, h), figure.size());
+    assert!(ink > min_ink, "the figure is (nearly) blank: {ink}");
+    let svg = figure.to_svg().unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
+}
+
+fn names() -> Vec<String> {
+    (0..10).map(|d| d.to_string()).collect()
+}
+
+#[test]
+fn history_curves_render() {
+    check(&history_curves(&history(10), "LSTM(32)").unwrap(), 0.02);
+    assert!(history_curves(&History::default(), "empty").is_err());
+}
+
+#[test]
+fn run_comparison_renders() {
+    let (a, b) = (history(10), history(5));
+    check(
+        &compare_runs(&[("32 units", &a), ("256 units", &b)], "sweep").unwrap(),
+        0.02,
+    );
+    assert!(compare_runs(&[], "none").is_err());
+}
+
+#[test]
+fn confusion_heatmap_renders() {
+    let labels: Vec<i64> = (0..200).map(|i| i % 10).collect();
+    let predictions: Vec<i64> = labels.iter().map(|&l| if l == 3 { 5 } else { l }).collect();
+    let matrix = ConfusionMatrix::new(&labels, &predictions, &names()).unwrap();
+    check(&confusion_heatmap(&matrix, "test set").unwrap(), 0.1);
+}
+
+#[test]
+fn galleries_render() {
+    let items: Vec<GalleryItem> = (0..12)
+        .map(|i| GalleryItem {
+            pixels: digit(i),
+            caption: format!("true {i} -> pred 1 (0.93)"),
+            highlight: i % 2 == 0,
+        })
+        .collect();
+    check(&gallery(items, 6, "misclassified").unwrap(), 0.05);
+    let bad = GalleryItem {
+        pixels: vec![0.0; 10],
+        caption: String::new(),
+        highlight: false,
+    };
+    assert!(gallery(vec![bad], 1, "bad")
+        .unwrap_err()
+        .to_string()
+        .contains("784"));
+}
+
+#[test]
+fn reading_row_by_row_renders() {
+    let probs: Vec<Vec<f32>> = (0..28)
+        .map(|k| {
+            (0..10)
+                .map(|c| if c == 7 { k as f32 / 27.0 } else { 0.05 })
+                .collect()
+        })
+        .collect();
+    let figure = reading_row_by_row(
+        &[digit(0), digit(1)],
+        &[7, 7],
+        &[probs.clone(), probs],
+        &names(),
+        "reading",
+    )
+    .unwrap();
+    check(&figure, 0.05);
+    let points: Vec<(usize, f64)> = (1..=28).map(|k| (k, k as f64 / 28.0)).collect();
+    check(
+        &accuracy_by_rows(&[("LSTM", &points)], "accuracy by rows").unwrap(),
+        0.02,
+    );
+}
+
+#[test]
+fn evcxr_gets_a_base64_png() {
+    use base64::Engine;
+    let text = history_curves(&history(3), "t")
+        .unwrap()
+        .evcxr_display_text()
+        .unwrap();
+    let body = text
+        .strip_prefix("EVCXR_BEGIN_CONTENT image/png\n")
+        .and_then(|t| t.strip_suffix("\nEVCXR_END_CONTENT\n"))
+        .expect("evcxr content markers");
+    let png_bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    assert_eq!(&png_bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn saves_png_and_svg_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let figure = history_curves(&history(3), "t").unwrap();
+    figure.save_png(dir.path().join("a.png")).unwrap();
+    figure.save_svg(dir.path().join("a.svg")).unwrap();
+    assert!(std::fs::metadata(dir.path().join("a.png")).unwrap().len() > 1000);
+    assert!(std::fs::read_to_string(dir.path().join("a.svg"))
+        .unwrap()
+        .contains("<svg"));
+}
