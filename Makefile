@@ -18,6 +18,8 @@ BASE_PYTHON ?= python3
 CELL_TIMEOUT ?= 3600
 
 export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
+# `make notebooks RETRAIN=1` retrains finished runs; QUICK=1 runs the notebooks on a small subset.
+export RETRAIN QUICK
 
 .PHONY: help setup test notebooks lab clean check-gpu
 help:

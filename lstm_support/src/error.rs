@@ -107,14 +107,12 @@ pub enum DataError {
         expected: String,
         actual: String,
     },
-    #[error("{dataset}: {file} is missing from {dir} ({why_dir}) and could not be downloaded:\n{attempts}\nCopy the four files ({files}) into {dir}, or set {env} to a directory that holds them.")]
+    #[error("{dataset}: {file} is missing from {dir} {details}")]
     Missing {
         dataset: String,
         dir: PathBuf,
-        why_dir: String,
         file: String,
-        files: String,
-        env: String,
-        attempts: String,
+        /// Why this directory, what the download attempts said, and what to do.
+        details: String,
     },
 }

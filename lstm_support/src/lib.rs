@@ -28,6 +28,9 @@ mod testutil;
 pub mod training;
 
 pub use error::{DataError, Error, Result};
+/// Re-exported so that notebooks, which depend on `lstm_support` only, can name tch types
+/// (`lstm_support::tch::Device`).
+pub use tch;
 
 /// libtorch's random generator is global: tests that seed it and expect a given sequence hold
 /// this lock so that tests running in parallel threads do not draw from it in between.

@@ -40,7 +40,7 @@ impl AdamConfig {
                 return Err(Error::invalid(name, format!("{b}; it must be in [0, 1)")));
             }
         }
-        if !(self.epsilon > 0.0) {
+        if self.epsilon.is_nan() || self.epsilon <= 0.0 {
             return Err(Error::invalid(
                 "epsilon",
                 format!("{}; it must be > 0", self.epsilon),

@@ -187,6 +187,33 @@ pub struct Run {
     pub dir: PathBuf,
 }
 
+/// Whether notebooks run in quick mode (`QUICK=1`, as `make test` sets): a few thousand
+/// images and at most 2 epochs, through the same cells.
+pub fn quick_mode() -> bool {
+    std::env::var("QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+impl RunSpec {
+    /// In quick mode ([`quick_mode`]), shrinks the run to 3,000 training and 1,000 test images
+    /// and at most 2 epochs; otherwise returns it unchanged. Quick runs have their own keys, so
+    /// they never replace full runs.
+    pub fn quick_if_requested(mut self) -> Self {
+        if quick_mode() {
+            self.train_limit = Some(3000);
+            self.test_limit = Some(1000);
+            self.epochs = self.epochs.min(2);
+        }
+        self
+    }
+}
+
+/// The project's `runs/` directory, where notebooks keep their run records.
+pub fn default_runs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("runs"), |root| root.join("runs"))
+}
+
 /// Whether the user asked to retrain (`RETRAIN=1`, as `make notebooks RETRAIN=1` sets).
 pub fn retrain_requested() -> bool {
     std::env::var("RETRAIN").is_ok_and(|v| !v.is_empty() && v != "0")

@@ -423,6 +423,68 @@ impl Trainer {
         })
     }
 
+    /// Accuracy on `data` when the model stops reading after k rows, for k = 1 to 28: how much
+    /// of the image a recurrent model needs to see. Errors for a model that does not read rows.
+    pub fn accuracy_by_rows(&self, data: &Dataset) -> Result<Vec<(usize, f64)>> {
+        if !self.model.reads_rows() {
+            return Err(Error::invalid(
+                "model",
+                "it does not read the image row by row",
+            ));
+        }
+        if data.is_empty() {
+            return Err(Error::invalid("dataset", "it is empty"));
+        }
+        let device = self.device();
+        let n = data.len() as i64;
+        let steps = data.images().size()[1];
+        let mut correct = vec![0i64; steps as usize];
+        let mut start = 0;
+        while start < n {
+            let len = EVAL_BATCH.min(n - start);
+            let images = data.images().narrow(0, start, len).to_device(device);
+            let labels = data.labels().narrow(0, start, len).to_device(device);
+            let by_rows = self.model.probabilities_by_rows(&images)?; // [B, T, C]
+            let hits = by_rows.argmax(-1, false).eq_tensor(&labels.unsqueeze(1)); // [B, T]
+            let per_step = Vec::<i64>::try_from(
+                hits.sum_dim_intlist(0, false, Kind::Int64)
+                    .to_device(Device::Cpu),
+            )?;
+            for (total, hit) in correct.iter_mut().zip(per_step) {
+                *total += hit;
+            }
+            start += len;
+        }
+        Ok(correct
+            .into_iter()
+            .enumerate()
+            .map(|(k, c)| (k + 1, c as f64 / n as f64))
+            .collect())
+    }
+
+    /// For the items at `indices`: the class probabilities after reading 1, 2, ..., 28 rows,
+    /// as `[item][rows][classes]` (for [`crate::plot::reading_row_by_row`]).
+    pub fn probabilities_by_rows(
+        &self,
+        data: &Dataset,
+        indices: &[i64],
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
+        let subset = data.select(indices)?;
+        let by_rows = tch::no_grad(|| {
+            self.model
+                .probabilities_by_rows(&subset.images().to_device(self.device()))
+        })?
+        .to_device(Device::Cpu);
+        let (items, steps) = (by_rows.size()[0], by_rows.size()[1]);
+        (0..items)
+            .map(|i| {
+                (0..steps)
+                    .map(|k| Ok(Vec::<f32>::try_from(by_rows.get(i).get(k))?))
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect()
+    }
+
     fn update_early_stopping(&mut self, val_loss: f64) -> Result<()> {
         let Some(rule) = self.options.early_stopping else {
             return Ok(());

@@ -328,24 +328,26 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
         .collect::<Result<_>>()?;
     records.sort_by(|a, b| (&a.spec.name, a.spec.epochs).cmp(&(&b.spec.name, b.spec.epochs)));
     let mut out = String::from(
-        "| run | model | parameters | epochs | batch | split | train images | best val acc | final val acc | test acc | test loss | s/epoch | device | key |\n\
-         | --- | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+        "| run | model | parameters | epochs | batch | seed | split | train images | best val acc | final val acc | test acc | test loss | s/epoch | device | key |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
     );
     for r in &records {
         let last = r.history.last().map_or(0.0, |e| e.val_accuracy);
+        let held_out = 100.0 * r.spec.split.validation_fraction;
         let split = if r.spec.split.shuffle {
-            format!("shuffled 80/20, seed {}", r.spec.split.seed)
+            format!("shuffled {:.0}/{held_out:.0}", 100.0 - held_out)
         } else {
-            "last 20% (Keras)".to_owned()
+            format!("last {held_out:.0}% (Keras)")
         };
         let train_images = r.spec.train_limit.map_or(60_000, |n| n.min(60_000));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2}% | {:.2}% | {:.2}% | {:.4} | {:.1} | {} | `{}` |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2}% | {:.2}% | {:.2}% | {:.4} | {:.1} | {} | `{}` |\n",
             r.spec.name,
             r.spec.model.describe(),
             r.parameters,
             r.history.len(),
             r.spec.batch_size,
+            r.spec.options.seed,
             split,
             train_images,
             100.0 * r.best_val_accuracy(),

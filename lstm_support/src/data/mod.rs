@@ -399,20 +399,18 @@ impl Loader {
         } else {
             "  downloading is turned off".to_owned()
         };
+        let files: Vec<&str> = self.spec.files().iter().map(|f| f.name.as_str()).collect();
         Err(DataError::Missing {
             dataset: self.spec.name.clone(),
             dir: dir.path.clone(),
-            why_dir: dir.reason.clone(),
             file: file.name.clone(),
-            files: self
-                .spec
-                .files()
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            env: self.spec.env_var.clone(),
-            attempts,
+            details: format!(
+                "({}) and could not be downloaded:\n{attempts}\nCopy the four files ({}) into {}, or set {} to a directory that holds them.",
+                dir.reason,
+                files.join(", "),
+                dir.path.display(),
+                self.spec.env_var
+            ),
         }
         .into())
     }

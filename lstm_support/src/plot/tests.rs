@@ -21,7 +21,7 @@ fn history(n: usize) -> History {
 fn digit(seed: usize) -> Vec<f32> {
     (0..784)
         .map(|i| {
-            if (i / 28 + seed) % 5 == 0 && i % 28 > 6 && i % 28 < 20 {
+            if (i / 28 + seed).is_multiple_of(5) && i % 28 > 6 && i % 28 < 20 {
                 1.0
             } else {
                 0.0

@@ -178,3 +178,24 @@ fn checkpoint_from_another_config_is_rejected() {
         "{err}"
     );
 }
+
+#[test]
+fn accuracy_by_rows_grows_as_the_model_reads_more_rows() {
+    let _rng = crate::torch_rng_lock();
+    let (train, validation) = (synthetic(512, 20, false), synthetic(128, 21, false));
+    let mut trainer = Trainer::new(&small_lstm(), options(3), Device::Cpu).unwrap();
+    trainer.fit(&train, &validation, 6, 32).unwrap();
+    let by_rows = trainer.accuracy_by_rows(&validation).unwrap();
+    assert_eq!(by_rows.len(), 28);
+    assert_eq!(by_rows[0].0, 1);
+    // The class is written on rows 3 to 21: after 2 rows the model can only guess.
+    let (early, full) = (by_rows[1].1, by_rows[27].1);
+    assert!(early < 0.3 && full > 0.6, "{by_rows:?}");
+    let (_, full_accuracy) = trainer.validate(&validation).unwrap();
+    assert!((full - full_accuracy).abs() < 1e-9);
+    let probs = trainer.probabilities_by_rows(&validation, &[0, 5]).unwrap();
+    assert_eq!(
+        (probs.len(), probs[0].len(), probs[0][0].len()),
+        (2, 28, 10)
+    );
+}
