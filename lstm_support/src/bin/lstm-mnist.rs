@@ -51,7 +51,7 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
-    /// Print every run recorded under --runs-dir as a Markdown table (for docs/results.md).
+    /// Print every full run recorded under --runs-dir as a Markdown table (docs/results.md).
     Report {
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
@@ -314,7 +314,8 @@ fn print_summary(records: &[RunRecord]) {
     }
 }
 
-/// A Markdown table of every record under `runs_dir`, sorted by name.
+/// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
+/// the images are left out), sorted by name.
 fn report(runs_dir: &std::path::Path) -> Result<String> {
     let entries = std::fs::read_dir(runs_dir).map_err(|e| Error::Invalid {
         what: "--runs-dir".into(),
@@ -325,6 +326,7 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
         .map(|entry| entry.path().join("record.json"))
         .filter(|path| path.is_file())
         .map(|path| RunRecord::load(&path))
+        .filter(|record| !record.as_ref().is_ok_and(|r| r.spec.train_limit.is_some()))
         .collect::<Result<_>>()?;
     records.sort_by(|a, b| (&a.spec.name, a.spec.epochs).cmp(&(&b.spec.name, b.spec.epochs)));
     let mut out = String::from(
