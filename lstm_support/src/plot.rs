@@ -590,6 +590,28 @@ pub fn confusion_heatmap(matrix: &ConfusionMatrix, title: &str) -> Result<Figure
     )
 }
 
+/// Draws a 28x28 image (intensities in [0, 1], ink dark on white) with its top-left corner at
+/// `origin`, each pixel a `scale` x `scale` square.
+fn draw_digit<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    pixels: &[f32],
+    origin: (i32, i32),
+    scale: i32,
+) -> DrawResult {
+    for (i, &p) in pixels.iter().enumerate() {
+        let (row, col) = ((i / 28) as i32, (i % 28) as i32);
+        let v = (255.0 * (1.0 - p.clamp(0.0, 1.0))).round() as u8;
+        let top_left = (origin.0 + col * scale, origin.1 + row * scale);
+        let bottom_right = (top_left.0 + scale, top_left.1 + scale);
+        area.draw(&Rectangle::new(
+            [top_left, bottom_right],
+            RGBColor(v, v, v).filled(),
+        ))
+        .map_err(drawing_error)?;
+    }
+    Ok(())
+}
+
 /// One image of a gallery: 28x28 intensities in [0, 1] and its caption.
 #[derive(Debug, Clone)]
 pub struct GalleryItem {
@@ -619,17 +641,7 @@ impl Draw for Gallery {
             let scale = side / 28;
             let x0 = (w as i32 - 28 * scale) / 2;
             let y0 = 2;
-            for (i, &p) in item.pixels.iter().enumerate() {
-                let (row, col) = ((i / 28) as i32, (i % 28) as i32);
-                let v = (255.0 * (1.0 - p.clamp(0.0, 1.0))).round() as u8;
-                let top_left = (x0 + col * scale, y0 + row * scale);
-                let bottom_right = (top_left.0 + scale, top_left.1 + scale);
-                cell.draw(&Rectangle::new(
-                    [top_left, bottom_right],
-                    RGBColor(v, v, v).filled(),
-                ))
-                .map_err(drawing_error)?;
-            }
+            draw_digit(cell, &item.pixels, (x0, y0), scale)?;
             let color = if item.highlight {
                 RGBColor(200, 30, 30)
             } else {
@@ -771,17 +783,7 @@ impl Draw for RowByRow {
             let (w, h) = panel.dim_in_pixel();
             let (image_area, chart_area) = panel.split_horizontally(h.min(w / 4));
             let scale = ((h as i32 - 10) / 28).max(1);
-            for (i, &p) in pixels.iter().enumerate() {
-                let (row, col) = ((i / 28) as i32, (i % 28) as i32);
-                let v = (255.0 * (1.0 - p.clamp(0.0, 1.0))).round() as u8;
-                let tl = (5 + col * scale, 5 + row * scale);
-                image_area
-                    .draw(&Rectangle::new(
-                        [tl, (tl.0 + scale, tl.1 + scale)],
-                        RGBColor(v, v, v).filled(),
-                    ))
-                    .map_err(drawing_error)?;
-            }
+            draw_digit(&image_area, pixels, (5, 5), scale)?;
             let rows = probs.len() as i32;
             let classes = self.class_names.len() as i32;
             let names = self.class_names.clone();

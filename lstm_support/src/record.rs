@@ -47,6 +47,11 @@ impl RunSpec {
         }
     }
 
+    /// The test images this run is evaluated on: all, or the first `test_limit`.
+    pub fn test_set(&self, mnist: &Mnist) -> crate::data::TestSet {
+        mnist.test.take(self.test_limit.unwrap_or(mnist.test.len()))
+    }
+
     /// A stable identifier of everything that affects the result (not the name, the progress
     /// display or where checkpoints go): 16 hex digits of a SHA-256.
     pub fn key(&self) -> String {
@@ -257,10 +262,7 @@ pub fn run_or_load(
         Some(n) => mnist.train.take(n).split(&spec.split)?,
         None => mnist.train.split(&spec.split)?,
     };
-    let test = match spec.test_limit {
-        Some(n) => mnist.test.take(n),
-        None => mnist.test.take(mnist.test.len()),
-    };
+    let test = spec.test_set(mnist);
     let mut trainer = if checkpoint_dir.join("checkpoint.json").is_file() {
         println!("{}: resuming from {}", spec.name, checkpoint_dir.display());
         Trainer::resume(&checkpoint_dir, device)?

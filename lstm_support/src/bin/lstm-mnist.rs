@@ -192,10 +192,7 @@ fn run(cli: Cli) -> Result<()> {
             )?;
             trainer.load_weights(&run.join("weights.safetensors"))?;
             let mnist = load(data_dir)?;
-            let test = match record.spec.test_limit {
-                Some(n) => mnist.test.take(n),
-                None => mnist.test.take(mnist.test.len()),
-            };
+            let test = record.spec.test_set(&mnist);
             let evaluation = trainer.evaluate(&test)?;
             println!(
                 "{}: test accuracy {:.4}, loss {:.4} (recorded: {:.4}, {:.4})",
