@@ -1,5 +1,6 @@
 //! The IDX format of the MNIST files: a big-endian u32 magic `0x0000 08 NN` (unsigned bytes,
 //! NN dimensions), one big-endian u32 per dimension, then the bytes in row-major order.
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::Path;
 
@@ -15,19 +16,20 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Returns the file's bytes, decompressed when they start with the gzip magic (whatever the name).
-pub fn decompress_if_gzip(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
+/// Returns the file's bytes, decompressed when they start with the gzip magic (whatever the
+/// name); uncompressed bytes are borrowed, not copied.
+pub fn decompress_if_gzip<'a>(raw: &'a [u8], path: &Path) -> Result<Cow<'a, [u8]>, DataError> {
     if !raw.starts_with(&[0x1f, 0x8b]) {
-        return Ok(raw);
+        return Ok(Cow::Borrowed(raw));
     }
     let mut out = Vec::with_capacity(raw.len() * 5);
-    flate2::read::GzDecoder::new(raw.as_slice())
+    flate2::read::GzDecoder::new(raw)
         .read_to_end(&mut out)
         .map_err(|source| DataError::Gzip {
             path: path.to_owned(),
             source,
         })?;
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 /// Parses IDX bytes that must hold `ndims` dimensions of unsigned bytes. `path` names the file
@@ -184,11 +186,11 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&plain).unwrap();
         let gz = gz.finish().unwrap();
-        assert_eq!(decompress_if_gzip(gz.clone(), path()).unwrap(), plain);
-        assert_eq!(decompress_if_gzip(plain.clone(), path()).unwrap(), plain);
+        assert_eq!(*decompress_if_gzip(&gz, path()).unwrap(), *plain);
+        assert_eq!(*decompress_if_gzip(&plain, path()).unwrap(), *plain);
         let broken = gz[..gz.len() / 2].to_vec();
         assert!(matches!(
-            decompress_if_gzip(broken, path()),
+            decompress_if_gzip(&broken, path()),
             Err(DataError::Gzip { .. })
         ));
     }

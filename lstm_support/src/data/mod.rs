@@ -430,7 +430,7 @@ fn read_idx(path: &Path, file: &FileSpec, ndims: usize) -> Result<CheckedIdx, Da
         path: path.to_owned(),
         source,
     })?;
-    let content = idx::decompress_if_gzip(raw.clone(), path)?;
+    let content = idx::decompress_if_gzip(&raw, path)?;
     let array = idx::parse(&content, ndims, path)?;
     let checksum = file.verify(&raw, &content, path);
     Ok(CheckedIdx { array, checksum })

@@ -92,7 +92,7 @@ fn loads_gzipped_and_uncompressed_files() {
     fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte.gz")).unwrap();
     fs::write(
         dir.path().join("t10k-labels-idx1-ubyte"),
-        idx::decompress_if_gzip(gz, Path::new("x")).unwrap(),
+        idx::decompress_if_gzip(&gz, Path::new("x")).unwrap(),
     )
     .unwrap();
 
