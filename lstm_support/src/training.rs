@@ -380,25 +380,39 @@ impl Trainer {
         if data.is_empty() {
             return Err(Error::invalid("dataset", "it is empty"));
         }
-        let device = self.device();
         let num_classes = self.model.config().num_classes;
-        let n = data.len() as i64;
         let mut outputs = Vec::new();
         let mut loss_sum = 0.0;
+        self.for_each_eval_batch(data, |images, labels| {
+            let logits = self.model.forward_t(&images, false);
+            let loss = categorical_cross_entropy(&logits, &one_hot(&labels, num_classes));
+            loss_sum += loss.double_value(&[]) * labels.size()[0] as f64;
+            outputs.push(logits.softmax(-1, Kind::Float).to_device(Device::Cpu));
+            Ok(())
+        })?;
+        Ok((Tensor::cat(&outputs, 0), loss_sum / data.len() as f64))
+    }
+
+    /// Runs `f` on `data` in slices of `EVAL_BATCH` rows moved to the device (images, labels),
+    /// without gradients.
+    fn for_each_eval_batch(
+        &self,
+        data: &Dataset,
+        mut f: impl FnMut(Tensor, Tensor) -> Result<()>,
+    ) -> Result<()> {
+        let device = self.device();
+        let n = data.len() as i64;
         tch::no_grad(|| {
             let mut start = 0;
             while start < n {
                 let len = EVAL_BATCH.min(n - start);
                 let images = data.images().narrow(0, start, len).to_device(device);
                 let labels = data.labels().narrow(0, start, len).to_device(device);
-                let logits = self.model.forward_t(&images, false);
-                let loss = categorical_cross_entropy(&logits, &one_hot(&labels, num_classes));
-                loss_sum += loss.double_value(&[]) * len as f64;
-                outputs.push(logits.softmax(-1, Kind::Float).to_device(Device::Cpu));
+                f(images, labels)?;
                 start += len;
             }
-        });
-        Ok((Tensor::cat(&outputs, 0), loss_sum / n as f64))
+            Ok(())
+        })
     }
 
     /// Evaluates the trained model on the test set: the only function that takes it.
@@ -435,15 +449,10 @@ impl Trainer {
         if data.is_empty() {
             return Err(Error::invalid("dataset", "it is empty"));
         }
-        let device = self.device();
         let n = data.len() as i64;
         let steps = data.images().size()[1];
         let mut correct = vec![0i64; steps as usize];
-        let mut start = 0;
-        while start < n {
-            let len = EVAL_BATCH.min(n - start);
-            let images = data.images().narrow(0, start, len).to_device(device);
-            let labels = data.labels().narrow(0, start, len).to_device(device);
+        self.for_each_eval_batch(data, |images, labels| {
             let by_rows = self.model.probabilities_by_rows(&images)?; // [B, T, C]
             let hits = by_rows.argmax(-1, false).eq_tensor(&labels.unsqueeze(1)); // [B, T]
             let per_step = Vec::<i64>::try_from(
@@ -453,8 +462,8 @@ impl Trainer {
             for (total, hit) in correct.iter_mut().zip(per_step) {
                 *total += hit;
             }
-            start += len;
-        }
+            Ok(())
+        })?;
         Ok(correct
             .into_iter()
             .enumerate()
