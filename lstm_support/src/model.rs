@@ -257,9 +257,11 @@ impl ModelConfig {
         }
     }
 
-    /// A deeper CNN (Keras' classic `mnist_cnn` example): two convolutions, pooling, dropout
-    /// and a hidden Dense layer, which reaches about 99% test accuracy in 5 epochs where the
-    /// one-convolution [`ModelConfig::cnn`] stops near 98.5%.
+    /// A deeper CNN: two convolution + pooling blocks (as in Keras' "Simple MNIST convnet"
+    /// example), a hidden Dense(128) layer and dropout before the head. The second convolution
+    /// works on the pooled 13x13 maps, so an epoch costs about a third of Keras' older
+    /// `mnist_cnn` (both convolutions at full resolution), which reaches the same 99% in 5
+    /// epochs.
     pub fn cnn_deep() -> Self {
         ModelConfig {
             input: InputLayout::mnist_image(),
@@ -268,12 +270,12 @@ impl ModelConfig {
                     filters: 32,
                     kernel_size: 3,
                 },
+                Layer::MaxPool2d { pool_size: 2 },
                 Layer::Conv2d {
                     filters: 64,
                     kernel_size: 3,
                 },
                 Layer::MaxPool2d { pool_size: 2 },
-                Layer::Dropout { rate: 0.25 },
                 Layer::Flatten,
                 Layer::Dense {
                     units: 128,
@@ -512,8 +514,8 @@ mod tests {
         );
         // Conv2D(32, 3x3): 320; Dense(10) on 13*13*32 = 5408 features: 54090.
         assert_eq!(count_params(&ModelConfig::cnn()), 320 + 54090);
-        // Keras mnist_cnn: 320 + 18496 + 1179776 + 1290.
-        assert_eq!(count_params(&ModelConfig::cnn_deep()), 1_199_882);
+        // 320 + 18,496 + (5 * 5 * 64) * 128 + 128 + 1,290, as Keras' model.summary() counts.
+        assert_eq!(count_params(&ModelConfig::cnn_deep()), 225_034);
     }
 
     #[test]

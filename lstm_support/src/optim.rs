@@ -50,6 +50,61 @@ impl AdamConfig {
     }
 }
 
+/// How the learning rate changes during training. `Constant` keeps Adam's `learning_rate`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LrSchedule {
+    #[default]
+    Constant,
+    /// Cosine decay from `learning_rate` to `alpha * learning_rate` over the batches of the
+    /// first `decay_epochs` epochs, updated every batch, then constant: Keras'
+    /// `CosineDecay(learning_rate, decay_steps=decay_epochs * steps_per_epoch, alpha)`, or
+    /// PyTorch's `CosineAnnealingLR(T_max=decay_steps, eta_min=alpha * lr)` stepped per batch.
+    /// The low rate of the last epochs averages out the batch noise that a constant rate
+    /// leaves in the final weights.
+    CosineDecay { decay_epochs: usize, alpha: f64 },
+}
+
+impl LrSchedule {
+    pub fn is_constant(&self) -> bool {
+        *self == LrSchedule::Constant
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            LrSchedule::Constant => Ok(()),
+            LrSchedule::CosineDecay {
+                decay_epochs: 0, ..
+            } => Err(Error::invalid(
+                "cosine decay epochs",
+                "0; decay over at least 1 epoch",
+            )),
+            LrSchedule::CosineDecay { alpha, .. } if (0.0..=1.0).contains(&alpha) => Ok(()),
+            LrSchedule::CosineDecay { alpha, .. } => Err(Error::invalid(
+                "cosine decay alpha",
+                format!("{alpha}; it is the final fraction of the learning rate, in [0, 1]"),
+            )),
+        }
+    }
+
+    /// The rate for update number `step` (0-based) when an epoch has `steps_per_epoch`
+    /// batches.
+    pub fn learning_rate(&self, base: f64, step: usize, steps_per_epoch: usize) -> f64 {
+        match *self {
+            LrSchedule::Constant => base,
+            LrSchedule::CosineDecay {
+                decay_epochs,
+                alpha,
+            } => {
+                let decay_steps = (decay_epochs * steps_per_epoch).max(1);
+                let progress = step.min(decay_steps) as f64 / decay_steps as f64;
+                let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+                base * (alpha + (1.0 - alpha) * cosine)
+            }
+        }
+    }
+}
+
 /// Adam over named parameters (sorted by name, so the state lines up across runs).
 #[derive(Debug)]
 pub struct Adam {
@@ -94,13 +149,18 @@ impl Adam {
         }
     }
 
-    /// One update from the gradients in the parameters, as Keras 3 does it:
-    /// `alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)`, `p -= alpha * m / (sqrt(v) + eps)`.
+    /// One update from the gradients in the parameters at the configured learning rate.
     pub fn step(&mut self) {
+        self.step_with_learning_rate(self.config.learning_rate);
+    }
+
+    /// One update at `learning_rate` (a schedule's value for this step), as Keras 3 does it:
+    /// `alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)`, `p -= alpha * m / (sqrt(v) + eps)`.
+    pub fn step_with_learning_rate(&mut self, learning_rate: f64) {
         self.step += 1;
         let c = self.config;
         let t = self.step as i32;
-        let alpha = c.learning_rate * (1.0 - c.beta_2.powi(t)).sqrt() / (1.0 - c.beta_1.powi(t));
+        let alpha = learning_rate * (1.0 - c.beta_2.powi(t)).sqrt() / (1.0 - c.beta_1.powi(t));
         tch::no_grad(|| {
             for (name, p) in self.params.iter_mut() {
                 let g = p.grad();
@@ -196,6 +256,41 @@ mod tests {
         }
         assert!(p.abs().double_value(&[0]) < 0.05);
         let _ = Device::Cpu;
+    }
+
+    #[test]
+    fn cosine_decay_matches_keras_formula() {
+        // 10 epochs of 10 batches: decay_steps = 100.
+        let schedule = LrSchedule::CosineDecay {
+            decay_epochs: 10,
+            alpha: 0.1,
+        };
+        assert_eq!(schedule.learning_rate(2e-3, 0, 10), 2e-3);
+        // Halfway the cosine term is 0.5: lr * (alpha + (1 - alpha) / 2).
+        assert!((schedule.learning_rate(2e-3, 50, 10) - 2e-3 * 0.55).abs() < 1e-12);
+        assert!((schedule.learning_rate(2e-3, 100, 10) - 2e-4).abs() < 1e-12);
+        // Past the end it stays at the floor, as Keras' does.
+        assert!((schedule.learning_rate(2e-3, 150, 10) - 2e-4).abs() < 1e-12);
+        assert_eq!(LrSchedule::Constant.learning_rate(2e-3, 50, 10), 2e-3);
+    }
+
+    #[test]
+    fn bad_cosine_decay_is_rejected() {
+        for (decay_epochs, alpha, names) in [
+            (10, -0.1, "alpha"),
+            (10, 1.5, "alpha"),
+            (10, f64::NAN, "alpha"),
+            (0, 0.0, "epochs"),
+        ] {
+            let error = LrSchedule::CosineDecay {
+                decay_epochs,
+                alpha,
+            }
+            .validate()
+            .unwrap_err()
+            .to_string();
+            assert!(error.contains(names), "{error}");
+        }
     }
 
     #[test]

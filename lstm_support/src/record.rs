@@ -14,6 +14,7 @@ use crate::data::{Mnist, ValidationSplit};
 use crate::error::{Error, Result};
 use crate::fsutil::{io_error, write_json_atomically};
 use crate::model::ModelConfig;
+use crate::optim::LrSchedule;
 use crate::training::{History, Progress, TrainOptions, Trainer};
 
 /// What determines a run's result.
@@ -50,6 +51,17 @@ impl RunSpec {
     /// The test images this run is evaluated on: all, or the first `test_limit`.
     pub fn test_set(&self, mnist: &Mnist) -> crate::data::TestSet {
         mnist.test.take(self.test_limit.unwrap_or(mnist.test.len()))
+    }
+
+    /// Adam at `learning_rate`, decayed along a cosine to zero over this spec's `epochs`
+    /// (set `epochs` first): Keras' `Adam(CosineDecay(learning_rate, epochs * steps_per_epoch))`.
+    pub fn cosine_decay(mut self, learning_rate: f64) -> Self {
+        self.options.adam.learning_rate = learning_rate;
+        self.options.lr_schedule = LrSchedule::CosineDecay {
+            decay_epochs: self.epochs,
+            alpha: 0.0,
+        };
+        self
     }
 
     /// A stable identifier of everything that affects the result (not the name, the progress
@@ -205,6 +217,10 @@ impl RunSpec {
             self.train_limit = Some(3000);
             self.test_limit = Some(1000);
             self.epochs = self.epochs.min(2);
+            // The schedule shrinks with the run, so a quick run decays as the full one does.
+            if let LrSchedule::CosineDecay { decay_epochs, .. } = &mut self.options.lr_schedule {
+                *decay_epochs = (*decay_epochs).min(self.epochs);
+            }
         }
         self
     }

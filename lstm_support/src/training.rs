@@ -23,7 +23,7 @@ use crate::data::{Dataset, TestSet};
 use crate::error::{Error, Result};
 use crate::fsutil::{io_error, write_atomically, write_json_atomically};
 use crate::model::{categorical_cross_entropy, classifier, one_hot, Classifier, ModelConfig};
-use crate::optim::{Adam, AdamConfig};
+use crate::optim::{Adam, AdamConfig, LrSchedule};
 use crate::rng::SplitMix64;
 
 /// Rows per forward pass when evaluating (no gradients, so larger than a training batch).
@@ -118,6 +118,10 @@ pub struct TrainOptions {
     pub checkpoint_dir: Option<PathBuf>,
     #[serde(default)]
     pub progress: Progress,
+    /// Left out of the JSON when constant, so runs recorded before schedules existed keep
+    /// their keys.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
 }
 
 impl Default for TrainOptions {
@@ -128,6 +132,7 @@ impl Default for TrainOptions {
             early_stopping: None,
             checkpoint_dir: None,
             progress: Progress::Auto,
+            lr_schedule: LrSchedule::Constant,
         }
     }
 }
@@ -190,6 +195,7 @@ impl Trainer {
     pub fn new(config: &ModelConfig, options: TrainOptions, device: Device) -> Result<Self> {
         config.validate()?;
         options.adam.validate()?;
+        options.lr_schedule.validate()?;
         tch::manual_seed(options.seed as i64);
         let vs = nn::VarStore::new(device);
         let model = classifier(vs.root(), config)?;
@@ -340,7 +346,13 @@ impl Trainer {
             }
             loss.backward();
             backprop.run()?;
-            self.adam.step();
+            let step = (epoch - 1) * batches + batch_index;
+            let learning_rate = self.options.lr_schedule.learning_rate(
+                self.options.adam.learning_rate,
+                step,
+                batches,
+            );
+            self.adam.step_with_learning_rate(learning_rate);
             let n = indices.len();
             loss_sum += loss_value * n as f64;
             correct += logits

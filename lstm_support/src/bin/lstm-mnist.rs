@@ -15,6 +15,7 @@ use lstm_support::data::{Loader, ValidationSplit};
 use lstm_support::device::{self, DeviceChoice};
 use lstm_support::model::ModelConfig;
 use lstm_support::nn::CellKind;
+use lstm_support::optim::LrSchedule;
 use lstm_support::record::{run_or_load, RunRecord, RunSpec};
 use lstm_support::training::{EarlyStopping, Trainer};
 use lstm_support::{Error, Result};
@@ -75,7 +76,7 @@ enum Kind {
     Rnn,
     /// Conv2D(32) -> MaxPooling2D -> Flatten -> Dense, the seed notebook's CNN.
     Cnn,
-    /// Two convolutions, dropout and a hidden Dense layer (Keras' mnist_cnn example).
+    /// Two convolution + pooling blocks, a hidden Dense layer and dropout.
     CnnDeep,
 }
 
@@ -102,6 +103,10 @@ struct CommonArgs {
     seed: u64,
     #[arg(long, default_value_t = 1e-3)]
     learning_rate: f64,
+    /// Decay the learning rate along a cosine over all --epochs, every batch, to this fraction
+    /// of it (Keras' `CosineDecay` alpha; 0 ends at zero). Default: a constant rate.
+    #[arg(long, value_name = "ALPHA")]
+    cosine_decay: Option<f64>,
     /// Early stopping on val_loss with this patience (best weights restored).
     #[arg(long)]
     patience: Option<usize>,
@@ -248,7 +253,14 @@ fn spec(common: &CommonArgs, model: ModelConfig, units: usize, layers: usize) ->
     spec.split.validate()?;
     spec.train_limit = common.limit_train;
     spec.test_limit = common.limit_test;
+    if let Some(alpha) = common.cosine_decay {
+        spec.options.lr_schedule = LrSchedule::CosineDecay {
+            decay_epochs: common.epochs,
+            alpha,
+        };
+    }
     spec.options.adam.validate()?;
+    spec.options.lr_schedule.validate()?;
     Ok(spec)
 }
 

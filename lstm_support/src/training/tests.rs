@@ -63,13 +63,29 @@ fn fit_learns_and_records_history() {
 
 #[test]
 fn resume_gives_the_same_history_as_an_uninterrupted_run() {
+    resume_matches_uninterrupted(LrSchedule::Constant);
+}
+
+#[test]
+fn resume_continues_the_learning_rate_schedule() {
+    resume_matches_uninterrupted(LrSchedule::CosineDecay {
+        decay_epochs: 3,
+        alpha: 0.0,
+    });
+}
+
+fn resume_matches_uninterrupted(lr_schedule: LrSchedule) {
     let _rng = crate::torch_rng_lock();
     let (train, validation) = (synthetic(256, 5, false), synthetic(64, 6, false));
     let dir = tempfile::tempdir().unwrap();
-    let mut straight = Trainer::new(&small_lstm(), options(7), Device::Cpu).unwrap();
+    let opts = TrainOptions {
+        lr_schedule,
+        ..options(7)
+    };
+    let mut straight = Trainer::new(&small_lstm(), opts.clone(), Device::Cpu).unwrap();
     let expected = straight.fit(&train, &validation, 3, 32).unwrap();
 
-    let mut opts = options(7);
+    let mut opts = opts;
     opts.checkpoint_dir = Some(dir.path().to_owned());
     let mut first = Trainer::new(&small_lstm(), opts, Device::Cpu).unwrap();
     first.fit(&train, &validation, 2, 32).unwrap();
@@ -239,4 +255,29 @@ fn full_disk_while_saving_keeps_the_old_file_and_leaves_no_temp() {
     assert!(err.contains("space") || err.contains("No space"), "{err}");
     assert_eq!(fs::read(&weights).unwrap(), good, "the old file is intact");
     assert!(!temp.exists() && fs::symlink_metadata(&temp).is_err());
+}
+
+#[test]
+fn the_learning_rate_schedule_drives_the_updates() {
+    let _rng = crate::torch_rng_lock();
+    let outputs = |lr_schedule: LrSchedule| {
+        let (data, trainer) = one_epoch_trainer(TrainOptions {
+            lr_schedule,
+            ..options(11)
+        });
+        trainer.model().forward_t(data.images(), false)
+    };
+    let constant = outputs(LrSchedule::Constant);
+    // alpha = 1 keeps the rate at its start: the same updates as a constant rate.
+    let flat_cosine = outputs(LrSchedule::CosineDecay {
+        decay_epochs: 1,
+        alpha: 1.0,
+    });
+    // Over one epoch of two batches the second update runs at half the rate.
+    let cosine = outputs(LrSchedule::CosineDecay {
+        decay_epochs: 1,
+        alpha: 0.0,
+    });
+    assert!(constant.allclose(&flat_cosine, 0.0, 0.0, false));
+    assert!((&constant - &cosine).abs().max().double_value(&[]) > 1e-6);
 }
