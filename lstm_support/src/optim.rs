@@ -87,6 +87,25 @@ impl LrSchedule {
         }
     }
 
+    /// e.g. `constant` or `cosine decay to 0 over 12 epochs`, for tables.
+    pub fn describe(&self) -> String {
+        match *self {
+            LrSchedule::Constant => "constant".to_owned(),
+            LrSchedule::CosineDecay {
+                decay_epochs,
+                alpha,
+            } => {
+                // "to 0" reads better than "to 0x" for the common case.
+                let floor = if alpha == 0.0 {
+                    "0".to_owned()
+                } else {
+                    format!("{alpha}x")
+                };
+                format!("cosine decay to {floor} over {decay_epochs} epochs")
+            }
+        }
+    }
+
     /// The rate for update number `step` (0-based) when an epoch has `steps_per_epoch`
     /// batches.
     pub fn learning_rate(&self, base: f64, step: usize, steps_per_epoch: usize) -> f64 {
@@ -272,6 +291,7 @@ mod tests {
         // Past the end it stays at the floor, as Keras' does.
         assert!((schedule.learning_rate(2e-3, 150, 10) - 2e-4).abs() < 1e-12);
         assert_eq!(LrSchedule::Constant.learning_rate(2e-3, 50, 10), 2e-3);
+        assert_eq!(schedule.describe(), "cosine decay to 0.1x over 10 epochs");
     }
 
     #[test]

@@ -373,6 +373,12 @@ mod tests {
         let mut d = a.clone();
         d.model = ModelConfig::lstm(48, 0.15);
         assert_ne!(a.key(), d.key());
+        let e = a.clone().cosine_decay(1e-3);
+        assert_ne!(a.key(), e.key());
+        // A constant rate is left out of the JSON, so runs recorded before schedules existed
+        // keep their keys.
+        let json = serde_json::to_string(&a).unwrap();
+        assert!(!json.contains("lr_schedule"), "{json}");
         assert!(a
             .dir(Path::new("runs"))
             .to_string_lossy()

@@ -17,7 +17,7 @@ use lstm_support::model::ModelConfig;
 use lstm_support::nn::CellKind;
 use lstm_support::optim::LrSchedule;
 use lstm_support::record::{run_or_load, RunRecord, RunSpec};
-use lstm_support::training::{EarlyStopping, Trainer};
+use lstm_support::training::{EarlyStopping, TrainOptions, Trainer};
 use lstm_support::{Error, Result};
 
 #[derive(Parser)]
@@ -305,6 +305,18 @@ fn print_summary(records: &[RunRecord]) {
 
 /// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
 /// the images are left out), sorted by name.
+/// e.g. `Adam 0.001` or `Adam 0.002, cosine decay to 0 over 12 epochs`.
+fn optimizer(options: &TrainOptions) -> String {
+    match options.lr_schedule {
+        LrSchedule::Constant => format!("Adam {}", options.adam.learning_rate),
+        schedule => format!(
+            "Adam {}, {}",
+            options.adam.learning_rate,
+            schedule.describe()
+        ),
+    }
+}
+
 fn report(runs_dir: &std::path::Path) -> Result<String> {
     let entries = std::fs::read_dir(runs_dir).map_err(|e| Error::Invalid {
         what: "--runs-dir".into(),
@@ -319,8 +331,8 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
         .collect::<Result<_>>()?;
     records.sort_by(|a, b| (&a.spec.name, a.spec.epochs).cmp(&(&b.spec.name, b.spec.epochs)));
     let mut out = String::from(
-        "| run | model | parameters | epochs | batch | seed | split | train images | best val acc | final val acc | test acc | test loss | s/epoch | device | key |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
+        "| run | model | parameters | optimizer | epochs | batch | seed | split | train images | best val acc | final val acc | test acc | test loss | s/epoch | device | key |\n\
+         | --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
     );
     for r in &records {
         let last = r.history.last().map_or(0.0, |e| e.val_accuracy);
@@ -332,10 +344,11 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
         };
         let train_images = r.spec.train_limit.map_or(60_000, |n| n.min(60_000));
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2}% | {:.2}% | {:.2}% | {:.4} | {:.1} | {} | `{}` |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2}% | {:.2}% | {:.2}% | {:.4} | {:.1} | {} | `{}` |\n",
             r.spec.name,
             r.spec.model.describe(),
             r.parameters,
+            optimizer(&r.spec.options),
             r.history.len(),
             r.spec.batch_size,
             r.spec.options.seed,
