@@ -303,8 +303,6 @@ fn print_summary(records: &[RunRecord]) {
     }
 }
 
-/// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
-/// the images are left out), sorted by name.
 /// e.g. `Adam 0.001` or `Adam 0.002, cosine decay to 0 over 12 epochs`.
 fn optimizer(options: &TrainOptions) -> String {
     match options.lr_schedule {
@@ -317,6 +315,8 @@ fn optimizer(options: &TrainOptions) -> String {
     }
 }
 
+/// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
+/// the images are left out), sorted by name.
 fn report(runs_dir: &std::path::Path) -> Result<String> {
     let entries = std::fs::read_dir(runs_dir).map_err(|e| Error::Invalid {
         what: "--runs-dir".into(),
