@@ -184,6 +184,13 @@ impl RunRecord {
         write_json_atomically(path, self)
     }
 
+    /// How many images the run validated on (what the validation accuracy's noise depends
+    /// on): the spec's fraction of the 60,000 MNIST training images, or of `train_limit`.
+    pub fn validation_images(&self) -> usize {
+        let pool = self.spec.train_limit.map_or(60_000, |n| n.min(60_000));
+        (pool as f64 * self.spec.split.validation_fraction).round() as usize
+    }
+
     /// Best validation accuracy over the epochs.
     pub fn best_val_accuracy(&self) -> f64 {
         self.history
