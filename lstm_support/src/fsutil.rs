@@ -50,6 +50,27 @@ pub fn write_json_atomically<T: serde::Serialize>(path: &Path, value: &T) -> Res
     write_bytes_atomically(path, &json)
 }
 
+/// The project's root directory (the workspace that holds `lstm_support/`).
+pub fn project_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_owned()
+}
+
+/// `path` as a reader of the project sees it: relative to the project root (`runs/lstm-32-...`,
+/// `../shared/data/mnist`), so that outputs do not show the absolute paths of the machine
+/// that ran them. Paths elsewhere are shown as given.
+pub fn display_path(path: &Path) -> String {
+    let root = project_root();
+    if let Ok(inside) = path.strip_prefix(&root) {
+        let shown = inside.display().to_string();
+        return if shown.is_empty() { ".".into() } else { shown };
+    }
+    if let Some(beside) = root.parent().and_then(|parent| path.strip_prefix(parent).ok()) {
+        return Path::new("..").join(beside).display().to_string();
+    }
+    path.display().to_string()
+}
+
 /// Removes temporary files (see [`temp_path`]) that a killed process left in `dir`; a
 /// process's own temporary files are left alone.
 pub fn remove_stale_temp_files(dir: &Path) {
@@ -75,6 +96,16 @@ pub fn io_error(action: &str, path: &Path, error: std::io::Error) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_are_shown_relative_to_the_project() {
+        let root = super::project_root();
+        assert_eq!(super::display_path(&root.join("runs").join("a")), "runs/a");
+        assert_eq!(super::display_path(&root), ".");
+        let beside = root.parent().unwrap().join("shared").join("data");
+        assert_eq!(super::display_path(&beside), "../shared/data");
+        assert_eq!(super::display_path(std::path::Path::new("runs")), "runs");
+    }
+
     use super::*;
 
     #[test]

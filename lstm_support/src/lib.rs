@@ -1,21 +1,28 @@
 //! `lstm_support`: recurrent networks on MNIST with tch (libtorch), for notebooks run by the
 //! evcxr Jupyter kernel and for headless runs.
 //!
+//! - [`session`]: what a notebook starts with: `Session::from_env()?` chooses the device once,
+//!   knows the runs directory and the quick and retrain modes; `session.run(&spec)?` trains a
+//!   run or loads it.
 //! - [`data`]: the verified MNIST loader and the train/validation split; the test split is a
-//!   separate [`data::TestSet`] that only [`training::Trainer::evaluate`] takes.
+//!   separate [`data::TestSet`] that only [`model::Model::evaluate`] takes.
 //! - [`nn`]: layers with Keras semantics (LSTM with recurrent dropout, GRU, simple RNN).
-//! - [`model`]: classifiers built from a serializable [`model::ModelConfig`].
-//! - [`training`]: `fit`, history, checkpoints, resume, evaluation.
-//! - [`record`]: run records, so finished runs are reused instead of retrained.
+//! - [`model`]: the [`model::Model`] you hold (config, weights, device): summary, prediction,
+//!   reading row by row, one training step, save and load (PyTorch reads the file too).
+//! - [`training`]: the [`training::Trainer`], which only trains: `fit`, history, early
+//!   stopping, the learning-rate schedule, checkpoints and resume.
+//! - [`record`]: run specs and records (a versioned key per spec), so finished runs are reused.
 //! - [`metrics`]: confusion matrix and classification report.
+//! - [`analysis`]: conclusions in sentences (errors, over-fitting, runs compared), with noise.
 //! - [`plot`]: figures (curves, comparisons, confusion matrix, galleries) shown inline.
-//! - [`display`]: HTML tables for notebooks.
+//! - [`display`]: tables as HTML for notebooks, aligned text and Markdown.
 //! - [`device`]: choosing CPU or CUDA once.
 // A panic inside an evcxr cell restarts the kernel and loses every variable: errors are values.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)
 )]
+pub mod analysis;
 pub mod data;
 pub mod device;
 pub mod display;
@@ -28,6 +35,7 @@ pub mod optim;
 pub mod plot;
 pub mod record;
 mod rng;
+pub mod session;
 #[cfg(test)]
 mod testutil;
 pub mod training;

@@ -56,16 +56,22 @@ impl AdamConfig {
 pub enum LrSchedule {
     #[default]
     Constant,
-    /// Cosine decay from `learning_rate` to `alpha * learning_rate` over the batches of the
-    /// first `decay_epochs` epochs, updated every batch, then constant: Keras'
-    /// `CosineDecay(learning_rate, decay_steps=decay_epochs * steps_per_epoch, alpha)`, or
-    /// PyTorch's `CosineAnnealingLR(T_max=decay_steps, eta_min=alpha * lr)` stepped per batch.
-    /// The low rate of the last epochs averages out the batch noise that a constant rate
-    /// leaves in the final weights.
-    CosineDecay { decay_epochs: usize, alpha: f64 },
+    /// Cosine decay from `learning_rate` to `alpha * learning_rate` over all the batches of
+    /// the run (the `epochs` given to `fit`), updated every batch: Keras'
+    /// `CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch, alpha)`, or PyTorch's
+    /// `CosineAnnealingLR(T_max=decay_steps, eta_min=alpha * lr)` stepped per batch. The low
+    /// rate of the last epochs averages out the batch noise that a constant rate leaves in the
+    /// final weights. (Records written before the length was taken from the run also hold a
+    /// `decay_epochs`, which always equalled the run's epochs; it is ignored when read.)
+    CosineDecay { alpha: f64 },
 }
 
 impl LrSchedule {
+    /// Cosine decay to zero over the run.
+    pub fn cosine_decay() -> Self {
+        LrSchedule::CosineDecay { alpha: 0.0 }
+    }
+
     pub fn is_constant(&self) -> bool {
         *self == LrSchedule::Constant
     }
@@ -73,49 +79,33 @@ impl LrSchedule {
     pub fn validate(&self) -> Result<()> {
         match *self {
             LrSchedule::Constant => Ok(()),
-            LrSchedule::CosineDecay {
-                decay_epochs: 0, ..
-            } => Err(Error::invalid(
-                "cosine decay epochs",
-                "0; decay over at least 1 epoch",
-            )),
-            LrSchedule::CosineDecay { alpha, .. } if (0.0..=1.0).contains(&alpha) => Ok(()),
-            LrSchedule::CosineDecay { alpha, .. } => Err(Error::invalid(
+            LrSchedule::CosineDecay { alpha } if (0.0..=1.0).contains(&alpha) => Ok(()),
+            LrSchedule::CosineDecay { alpha } => Err(Error::invalid(
                 "cosine decay alpha",
                 format!("{alpha}; it is the final fraction of the learning rate, in [0, 1]"),
             )),
         }
     }
 
-    /// e.g. `constant` or `cosine decay to 0 over 12 epochs`, for tables.
+    /// e.g. `constant` or `cosine decay to 0 over the run`, for tables.
     pub fn describe(&self) -> String {
         match *self {
             LrSchedule::Constant => "constant".to_owned(),
-            LrSchedule::CosineDecay {
-                decay_epochs,
-                alpha,
-            } => {
-                // "to 0" reads better than "to 0x" for the common case.
-                let floor = if alpha == 0.0 {
-                    "0".to_owned()
-                } else {
-                    format!("{alpha}x")
-                };
-                format!("cosine decay to {floor} over {decay_epochs} epochs")
+            // "to 0" reads better than "to 0x" for the common case.
+            LrSchedule::CosineDecay { alpha } if alpha == 0.0 => {
+                "cosine decay to 0 over the run".to_owned()
             }
+            LrSchedule::CosineDecay { alpha } => format!("cosine decay to {alpha}x over the run"),
         }
     }
 
-    /// The rate for update number `step` (0-based) when an epoch has `steps_per_epoch`
-    /// batches.
-    pub fn learning_rate(&self, base: f64, step: usize, steps_per_epoch: usize) -> f64 {
+    /// The rate for update number `step` (0-based) of a run of `epochs` epochs of
+    /// `steps_per_epoch` batches.
+    pub fn learning_rate(&self, base: f64, step: usize, steps_per_epoch: usize, epochs: usize) -> f64 {
         match *self {
             LrSchedule::Constant => base,
-            LrSchedule::CosineDecay {
-                decay_epochs,
-                alpha,
-            } => {
-                let decay_steps = (decay_epochs * steps_per_epoch).max(1);
+            LrSchedule::CosineDecay { alpha } => {
+                let decay_steps = (epochs * steps_per_epoch).max(1);
                 let progress = step.min(decay_steps) as f64 / decay_steps as f64;
                 let cosine = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
                 base * (alpha + (1.0 - alpha) * cosine)
@@ -280,37 +270,39 @@ mod tests {
     #[test]
     fn cosine_decay_matches_keras_formula() {
         // 10 epochs of 10 batches: decay_steps = 100.
-        let schedule = LrSchedule::CosineDecay {
-            decay_epochs: 10,
-            alpha: 0.1,
-        };
-        assert_eq!(schedule.learning_rate(2e-3, 0, 10), 2e-3);
+        let schedule = LrSchedule::CosineDecay { alpha: 0.1 };
+        assert_eq!(schedule.learning_rate(2e-3, 0, 10, 10), 2e-3);
         // Halfway the cosine term is 0.5: lr * (alpha + (1 - alpha) / 2).
-        assert!((schedule.learning_rate(2e-3, 50, 10) - 2e-3 * 0.55).abs() < 1e-12);
-        assert!((schedule.learning_rate(2e-3, 100, 10) - 2e-4).abs() < 1e-12);
+        assert!((schedule.learning_rate(2e-3, 50, 10, 10) - 2e-3 * 0.55).abs() < 1e-12);
+        assert!((schedule.learning_rate(2e-3, 100, 10, 10) - 2e-4).abs() < 1e-12);
         // Past the end it stays at the floor, as Keras' does.
-        assert!((schedule.learning_rate(2e-3, 150, 10) - 2e-4).abs() < 1e-12);
-        assert_eq!(LrSchedule::Constant.learning_rate(2e-3, 50, 10), 2e-3);
-        assert_eq!(schedule.describe(), "cosine decay to 0.1x over 10 epochs");
+        assert!((schedule.learning_rate(2e-3, 150, 10, 10) - 2e-4).abs() < 1e-12);
+        // The length is the run's: over 20 epochs, step 100 is halfway.
+        assert!((schedule.learning_rate(2e-3, 100, 10, 20) - 2e-3 * 0.55).abs() < 1e-12);
+        assert_eq!(LrSchedule::Constant.learning_rate(2e-3, 50, 10, 10), 2e-3);
+        assert_eq!(schedule.describe(), "cosine decay to 0.1x over the run");
+        assert_eq!(
+            LrSchedule::cosine_decay().describe(),
+            "cosine decay to 0 over the run"
+        );
     }
 
     #[test]
     fn bad_cosine_decay_is_rejected() {
-        for (decay_epochs, alpha, names) in [
-            (10, -0.1, "alpha"),
-            (10, 1.5, "alpha"),
-            (10, f64::NAN, "alpha"),
-            (0, 0.0, "epochs"),
-        ] {
-            let error = LrSchedule::CosineDecay {
-                decay_epochs,
-                alpha,
-            }
-            .validate()
-            .unwrap_err()
-            .to_string();
-            assert!(error.contains(names), "{error}");
+        for alpha in [-0.1, 1.5, f64::NAN] {
+            let error = LrSchedule::CosineDecay { alpha }
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("alpha"), "{error}");
         }
+    }
+
+    #[test]
+    fn schedules_recorded_with_a_decay_length_still_read() {
+        let old = r#"{"type":"cosine_decay","decay_epochs":30,"alpha":0.0}"#;
+        let schedule: LrSchedule = serde_json::from_str(old).unwrap();
+        assert_eq!(schedule, LrSchedule::cosine_decay());
     }
 
     #[test]

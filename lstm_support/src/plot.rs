@@ -14,6 +14,7 @@ use plotters_bitmap::BitMapBackend;
 use crate::data::{Dataset, TestSet};
 use crate::error::{Error, Result};
 use crate::metrics::ConfusionMatrix;
+use crate::model::Model;
 use crate::training::History;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -824,43 +825,39 @@ impl Draw for RowByRow {
     }
 }
 
-/// For each digit, the model's probability of every class after reading 1, 2, ..., 28 rows
-/// (dark = likely), beside the digit. `probabilities[d]` is `[rows][classes]`.
+/// For the items of `data` at `indices`, what `model` believes after reading 1, 2, ..., 28
+/// rows: the probability of every class (dark = likely) beside the digit. The model was trained
+/// to answer after the last row only, so its early answers are not what it was taught to give.
 pub fn reading_row_by_row(
-    images: &[Vec<f32>],
-    labels: &[i64],
-    probabilities: &[Vec<Vec<f32>>],
-    class_names: &[String],
+    model: &Model,
+    data: &Dataset,
+    indices: &[usize],
     title: &str,
 ) -> Result<Figure> {
-    if images.is_empty() || images.len() != labels.len() || images.len() != probabilities.len() {
+    if indices.is_empty() {
         return Err(Error::invalid(
             "reading row by row",
-            "give as many images, labels and probability tables, at least one",
+            "give at least one index of a digit to show",
         ));
     }
-    if probabilities
+    let probabilities = model.probabilities_by_rows(data, indices)?;
+    let class_names: Vec<String> = (0..model.config().num_classes)
+        .map(|c| c.to_string())
+        .collect();
+    let digits = indices
         .iter()
-        .flatten()
-        .any(|row| row.len() != class_names.len())
-    {
-        return Err(Error::invalid(
-            "probabilities",
-            "each row needs one value per class",
-        ));
-    }
-    let digits = images
-        .iter()
-        .zip(labels)
         .zip(probabilities)
-        .map(|((i, l), p)| (i.clone(), *l, p.clone()))
-        .collect::<Vec<_>>();
+        .map(|(&i, p)| {
+            let pixels = Vec::<f32>::try_from(data.image(i)?.flatten(0, -1))?;
+            Ok((pixels, data.label(i)?, p))
+        })
+        .collect::<Result<Vec<_>>>()?;
     Figure::new(
         900,
         (digits.len() * 170 + 30) as u32,
         RowByRow {
             title: title.to_owned(),
-            class_names: class_names.to_vec(),
+            class_names,
             digits,
         },
     )

@@ -1,21 +1,20 @@
 //! Run records: everything about a finished run (spec, history, test metrics, timings,
-//! device, versions) saved as JSON beside its weights, so notebooks and reports reuse finished
-//! runs instead of retraining. The same spec (model, options, seed, data) maps to the same
-//! directory; [`run_or_load`] loads the stored run unless asked to retrain, and resumes from
-//! the run's checkpoint when an earlier attempt was interrupted.
+//! device, versions) saved as JSON beside its model file, so notebooks and reports reuse
+//! finished runs instead of retraining. The same spec (model, options, seed, data) maps to the
+//! same directory, named by a key from a versioned canonical description of the spec;
+//! [`crate::session::Session::run`] loads the stored run or trains it.
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tch::Device;
 
-use crate::data::{Mnist, ValidationSplit};
+use crate::data::{Mnist, TestSet, ValidationSplit};
 use crate::error::{Error, Result};
 use crate::fsutil::{io_error, write_json_atomically};
 use crate::model::ModelConfig;
 use crate::optim::LrSchedule;
-use crate::training::{History, Progress, TrainOptions, Trainer};
+use crate::training::{History, TrainOptions};
 
 /// What determines a run's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,34 +48,82 @@ impl RunSpec {
     }
 
     /// The test images this run is evaluated on: all, or the first `test_limit`.
-    pub fn test_set(&self, mnist: &Mnist) -> crate::data::TestSet {
+    pub fn test_set(&self, mnist: &Mnist) -> TestSet {
         mnist.test.take(self.test_limit.unwrap_or(mnist.test.len()))
     }
 
-    /// Adam at `learning_rate`, decayed along a cosine to zero over this spec's `epochs`
-    /// (set `epochs` first): Keras' `Adam(CosineDecay(learning_rate, epochs * steps_per_epoch))`.
+    /// Adam at `learning_rate`, decayed along a cosine to zero over the run's epochs (however
+    /// many `epochs` says when it trains): Keras'
+    /// `Adam(CosineDecay(learning_rate, epochs * steps_per_epoch))`.
     pub fn cosine_decay(mut self, learning_rate: f64) -> Self {
         self.options.adam.learning_rate = learning_rate;
-        self.options.lr_schedule = LrSchedule::CosineDecay {
-            decay_epochs: self.epochs,
-            alpha: 0.0,
-        };
+        self.options.lr_schedule = LrSchedule::cosine_decay();
         self
     }
 
-    /// A stable identifier of everything that affects the result (not the name, the progress
-    /// display or where checkpoints go): 16 hex digits of a SHA-256.
-    pub fn key(&self) -> String {
-        let mut identity = self.clone();
-        identity.name = String::new();
-        identity.options.checkpoint_dir = None;
-        identity.options.progress = Progress::Silent;
+    /// A quick version of this run, as `make test` runs the notebooks: 3,000 training and
+    /// 1,000 test images and at most 2 epochs. It has its own key, so it never replaces the
+    /// full run.
+    pub fn quick(mut self) -> Self {
+        self.train_limit = Some(3000);
+        self.test_limit = Some(1000);
+        self.epochs = self.epochs.min(2);
+        self
+    }
+
+    /// Everything that determines the result, and nothing else (not the name, where
+    /// checkpoints go or how progress shows), in a form that names its version: the run key
+    /// hashes it. A change to what the key covers changes [`KEY_VERSION`].
+    pub fn canonical_description(&self) -> String {
+        #[derive(Serialize)]
+        struct Identity<'a> {
+            model: &'a ModelConfig,
+            options: &'a TrainOptions,
+            epochs: usize,
+            batch_size: usize,
+            split: &'a ValidationSplit,
+            train_limit: Option<usize>,
+            test_limit: Option<usize>,
+        }
+        let identity = Identity {
+            model: &self.model,
+            options: &self.options,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            split: &self.split,
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+        };
         let json = serde_json::to_string(&identity).unwrap_or_default();
+        format!("lstm_support run v{KEY_VERSION} {json}")
+    }
+
+    /// A stable identifier of the run: 16 hex digits of the SHA-256 of
+    /// [`RunSpec::canonical_description`].
+    pub fn key(&self) -> String {
+        let description = self.canonical_description();
+        crate::data::source::sha256_hex(description.as_bytes())[..16].to_owned()
+    }
+
+    /// The key lstm_support gave this spec before key versions existed (version 1), so that
+    /// runs recorded then are still found.
+    pub fn legacy_key_v1(&self) -> String {
+        let json = legacy::spec_json_v1(self);
         crate::data::source::sha256_hex(json.as_bytes())[..16].to_owned()
     }
 
     /// The run's directory under `runs_dir`: `<slug of name>-<key>`.
     pub fn dir(&self, runs_dir: &Path) -> PathBuf {
+        runs_dir.join(format!("{}-{}", self.slug(), self.key()))
+    }
+
+    /// Where version 1 kept this run.
+    pub fn legacy_dir_v1(&self, runs_dir: &Path) -> PathBuf {
+        runs_dir.join(format!("{}-{}", self.slug(), self.legacy_key_v1()))
+    }
+
+    /// The name in lower case with `-` for anything but letters and digits.
+    fn slug(&self) -> String {
         let slug: String = self
             .name
             .chars()
@@ -89,13 +136,27 @@ impl RunSpec {
             })
             .collect();
         let slug = slug.trim_matches('-');
-        runs_dir.join(format!(
-            "{}-{}",
-            if slug.is_empty() { "run" } else { slug },
-            self.key()
-        ))
+        if slug.is_empty() { "run" } else { slug }.to_owned()
+    }
+
+    /// Checks everything a run needs before any training starts.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.options.adam.validate()?;
+        self.options.lr_schedule.validate()?;
+        self.split.validate()?;
+        if self.epochs == 0 {
+            return Err(Error::invalid("epochs", "0; train for at least 1 epoch"));
+        }
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size", "0; it must be at least 1"));
+        }
+        Ok(())
     }
 }
+
+/// The version of [`RunSpec::canonical_description`].
+pub const KEY_VERSION: u32 = 2;
 
 /// Test-set results as stored in a record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,9 +211,17 @@ pub struct RunRecord {
     pub finished_at: u64,
 }
 
-pub const RECORD_FORMAT: u32 = 1;
-const RECORD_FILE: &str = "record.json";
-const WEIGHTS_FILE: &str = "weights.safetensors";
+/// The record format this version writes; it also reads [`LEGACY_RECORD_FORMAT`].
+pub const RECORD_FORMAT: u32 = 2;
+/// Records written before the model file and key versions (weights in `weights.safetensors`
+/// under `VarStore` names); [`crate::session::Session::run`] migrates them.
+pub const LEGACY_RECORD_FORMAT: u32 = 1;
+/// A run directory's record.
+pub const RECORD_FILE: &str = "record.json";
+/// A run directory's trained model ([`crate::model::Model::save`]).
+pub const MODEL_FILE: &str = "model.safetensors";
+/// Where format-1 records kept their weights.
+pub const LEGACY_WEIGHTS_FILE: &str = "weights.safetensors";
 
 impl RunRecord {
     /// Reads a record, refusing formats this version does not know.
@@ -167,12 +236,14 @@ impl RunRecord {
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::invalid(what(), format!("not valid JSON ({e})")))?;
         let version = value.get("format_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(RECORD_FORMAT)) {
+        let known = [LEGACY_RECORD_FORMAT, RECORD_FORMAT].map(u64::from);
+        if !version.is_some_and(|v| known.contains(&v)) {
             return Err(Error::invalid(
                 what(),
                 format!(
-                    "format version {version:?}, but this lstm_support reads version {RECORD_FORMAT}; \
-                     retrain (RETRAIN=1) or use the lstm_support that wrote it"
+                    "format version {version:?}, but this lstm_support reads versions \
+                     {LEGACY_RECORD_FORMAT} and {RECORD_FORMAT}; retrain (RETRAIN=1) or use the \
+                     lstm_support that wrote it"
                 ),
             ));
         }
@@ -199,160 +270,6 @@ impl RunRecord {
     }
 }
 
-/// A run, either just trained or loaded from its record, with its trained model.
-#[derive(Debug)]
-pub struct Run {
-    pub record: RunRecord,
-    pub trainer: Trainer,
-    /// Whether the record was loaded rather than trained now.
-    pub reused: bool,
-    pub dir: PathBuf,
-}
-
-/// Whether notebooks run in quick mode (`QUICK=1`, as `make test` sets): a few thousand
-/// images and at most 2 epochs, through the same cells.
-pub fn quick_mode() -> bool {
-    std::env::var("QUICK").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-impl RunSpec {
-    /// In quick mode ([`quick_mode`]), shrinks the run to 3,000 training and 1,000 test images
-    /// and at most 2 epochs; otherwise returns it unchanged. Quick runs have their own keys, so
-    /// they never replace full runs.
-    pub fn quick_if_requested(mut self) -> Self {
-        if quick_mode() {
-            self.train_limit = Some(3000);
-            self.test_limit = Some(1000);
-            self.epochs = self.epochs.min(2);
-            // The schedule shrinks with the run, so a quick run decays as the full one does.
-            if let LrSchedule::CosineDecay { decay_epochs, .. } = &mut self.options.lr_schedule {
-                *decay_epochs = (*decay_epochs).min(self.epochs);
-            }
-        }
-        self
-    }
-}
-
-/// The project's `runs/` directory, where notebooks keep their run records.
-pub fn default_runs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("runs"), |root| root.join("runs"))
-}
-
-/// Whether the user asked to retrain (`RETRAIN=1`, as `make notebooks RETRAIN=1` sets).
-pub fn retrain_requested() -> bool {
-    std::env::var("RETRAIN").is_ok_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Loads the finished run for `spec` from `runs_dir`, or trains it (resuming an interrupted
-/// attempt from its checkpoint), evaluates it once on the test set, and records it.
-pub fn run_or_load(
-    spec: &RunSpec,
-    mnist: &Mnist,
-    runs_dir: &Path,
-    device: Device,
-    retrain: bool,
-) -> Result<Run> {
-    let dir = spec.dir(runs_dir);
-    let record_path = dir.join(RECORD_FILE);
-    let weights_path = dir.join(WEIGHTS_FILE);
-    let checkpoint_dir = dir.join("checkpoint");
-    if !retrain && record_path.is_file() && weights_path.is_file() {
-        let record = RunRecord::load(&record_path)?;
-        let mut trainer = Trainer::new(&spec.model, spec.options.clone(), device)?;
-        trainer.load_weights(&weights_path)?;
-        println!(
-            "{}: reusing the run in {} (val_accuracy {:.4}, test accuracy {:.4}); RETRAIN=1 retrains",
-            spec.name,
-            dir.display(),
-            record.best_val_accuracy(),
-            record.test.accuracy
-        );
-        return Ok(Run {
-            record,
-            trainer,
-            reused: true,
-            dir,
-        });
-    }
-    if retrain && checkpoint_dir.exists() {
-        fs::remove_dir_all(&checkpoint_dir).map_err(|e| io_error("remove", &checkpoint_dir, e))?;
-    }
-    let (train, validation) = match spec.train_limit {
-        Some(n) => mnist.train.take(n).split(&spec.split)?,
-        None => mnist.train.split(&spec.split)?,
-    };
-    let test = spec.test_set(mnist);
-    let mut trainer = if checkpoint_dir.join("checkpoint.json").is_file() {
-        println!("{}: resuming from {}", spec.name, checkpoint_dir.display());
-        Trainer::resume(&checkpoint_dir, device)?
-    } else {
-        let mut options = spec.options.clone();
-        options.checkpoint_dir = Some(checkpoint_dir.clone());
-        Trainer::new(&spec.model, options, device)?
-    };
-    println!(
-        "{}: {} ({} parameters), {} training / {} validation images, {} epochs of batch {} on {}",
-        spec.name,
-        spec.model.describe(),
-        trainer.parameter_count(),
-        train.len(),
-        validation.len(),
-        spec.epochs,
-        spec.batch_size,
-        describe_device(device)
-    );
-    let history = trainer.fit(&train, &validation, spec.epochs, spec.batch_size)?;
-    let started = Instant::now();
-    let evaluation = trainer.evaluate(&test)?;
-    let evaluate_seconds = started.elapsed().as_secs_f64();
-    trainer.save_weights(&weights_path)?;
-    let record = RunRecord {
-        format_version: RECORD_FORMAT,
-        key: spec.key(),
-        spec: spec.clone(),
-        parameters: trainer.parameter_count(),
-        stopped_early: trainer.stopped_early(),
-        test: TestMetrics {
-            loss: evaluation.loss,
-            accuracy: evaluation.accuracy,
-            predictions: evaluation.predictions,
-            labels: evaluation.labels,
-            confidences: evaluation.confidences,
-        },
-        timings: Timings {
-            train_seconds: history.epochs.iter().map(|e| e.seconds).sum(),
-            seconds_per_epoch: history.seconds_per_epoch(),
-            evaluate_seconds,
-        },
-        history,
-        device: describe_device(device),
-        versions: Versions::current(),
-        finished_at: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    };
-    record.save(&record_path)?;
-    // The record and weights now stand for the run; the checkpoint has served its purpose,
-    // and temporary files of an earlier attempt that was killed are garbage.
-    let _ = fs::remove_dir_all(&checkpoint_dir);
-    crate::fsutil::remove_stale_temp_files(&dir);
-    println!(
-        "{}: test accuracy {:.4}, test loss {:.4}; recorded in {}",
-        spec.name,
-        record.test.accuracy,
-        record.test.loss,
-        record_path.display()
-    );
-    Ok(Run {
-        record,
-        trainer,
-        reused: false,
-        dir,
-    })
-}
-
 /// e.g. `cpu (2 threads)` or `cuda:0`.
 pub fn describe_device(device: Device) -> String {
     match device {
@@ -362,9 +279,137 @@ pub fn describe_device(device: Device) -> String {
     }
 }
 
+/// The JSON that version 1 hashed into a run key, rebuilt from today's spec: the same fields
+/// in the same order, the recurrent layers tagged by cell (`{"type":"lstm",...}`), the schedule
+/// with its length (always the run's epochs), progress "silent" and no checkpoint directory.
+mod legacy {
+    use serde::Serialize;
+
+    use super::RunSpec;
+    use crate::data::ValidationSplit;
+    use crate::model::{InputLayout, Layer};
+    use crate::nn::rnn::CellKind;
+    use crate::optim::{AdamConfig, LrSchedule};
+    use crate::training::EarlyStopping;
+
+    #[derive(Serialize)]
+    struct SpecV1<'a> {
+        name: &'a str,
+        model: ModelV1<'a>,
+        options: OptionsV1<'a>,
+        epochs: usize,
+        batch_size: usize,
+        split: &'a ValidationSplit,
+        train_limit: Option<usize>,
+        test_limit: Option<usize>,
+    }
+
+    #[derive(Serialize)]
+    struct ModelV1<'a> {
+        input: &'a InputLayout,
+        layers: Vec<LayerV1<'a>>,
+        num_classes: usize,
+    }
+
+    #[derive(Serialize)]
+    #[serde(untagged)]
+    enum LayerV1<'a> {
+        Recurrent(RecurrentV1),
+        Other(&'a Layer),
+    }
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case", tag = "type")]
+    enum RecurrentV1 {
+        Lstm(RecurrentConfigV1),
+        Gru(RecurrentConfigV1),
+        SimpleRnn(RecurrentConfigV1),
+    }
+
+    #[derive(Serialize)]
+    struct RecurrentConfigV1 {
+        units: usize,
+        dropout: f64,
+        recurrent_dropout: f64,
+        return_sequences: bool,
+    }
+
+    #[derive(Serialize)]
+    struct OptionsV1<'a> {
+        seed: u64,
+        adam: &'a AdamConfig,
+        early_stopping: &'a Option<EarlyStopping>,
+        checkpoint_dir: Option<()>,
+        progress: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lr_schedule: Option<ScheduleV1>,
+    }
+
+    #[derive(Serialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum ScheduleV1 {
+        CosineDecay { decay_epochs: usize, alpha: f64 },
+    }
+
+    pub(super) fn spec_json_v1(spec: &RunSpec) -> String {
+        let layers = spec
+            .model
+            .layers
+            .iter()
+            .map(|layer| match layer {
+                Layer::Recurrent(c) => {
+                    let config = RecurrentConfigV1 {
+                        units: c.units,
+                        dropout: c.dropout,
+                        recurrent_dropout: c.recurrent_dropout,
+                        return_sequences: c.return_sequences,
+                    };
+                    LayerV1::Recurrent(match c.cell {
+                        CellKind::Lstm => RecurrentV1::Lstm(config),
+                        CellKind::Gru => RecurrentV1::Gru(config),
+                        CellKind::SimpleRnn => RecurrentV1::SimpleRnn(config),
+                    })
+                }
+                other => LayerV1::Other(other),
+            })
+            .collect();
+        let lr_schedule = match spec.options.lr_schedule {
+            LrSchedule::Constant => None,
+            LrSchedule::CosineDecay { alpha } => Some(ScheduleV1::CosineDecay {
+                decay_epochs: spec.epochs,
+                alpha,
+            }),
+        };
+        let v1 = SpecV1 {
+            name: "",
+            model: ModelV1 {
+                input: &spec.model.input,
+                layers,
+                num_classes: spec.model.num_classes,
+            },
+            options: OptionsV1 {
+                seed: spec.options.seed,
+                adam: &spec.options.adam,
+                early_stopping: &spec.options.early_stopping,
+                checkpoint_dir: None,
+                progress: "silent",
+                lr_schedule,
+            },
+            epochs: spec.epochs,
+            batch_size: spec.batch_size,
+            split: &spec.split,
+            train_limit: spec.train_limit,
+            test_limit: spec.test_limit,
+        };
+        serde_json::to_string(&v1).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::rnn::CellKind;
+    use crate::training::Progress;
 
     #[test]
     fn key_ignores_name_and_progress_but_not_the_seed() {
@@ -382,10 +427,7 @@ mod tests {
         assert_ne!(a.key(), d.key());
         let e = a.clone().cosine_decay(1e-3);
         assert_ne!(a.key(), e.key());
-        // A constant rate is left out of the JSON, so runs recorded before schedules existed
-        // keep their keys.
-        let json = serde_json::to_string(&a).unwrap();
-        assert!(!json.contains("lr_schedule"), "{json}");
+        assert!(a.canonical_description().starts_with("lstm_support run v2 {"));
         assert!(a
             .dir(Path::new("runs"))
             .to_string_lossy()
@@ -393,28 +435,136 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_run_is_reused_unless_retraining_is_asked_for() {
-        let _rng = crate::torch_rng_lock();
-        let mnist = crate::testutil::synthetic_mnist(200, 50);
-        let runs = tempfile::tempdir().unwrap();
-        let mut spec = RunSpec::new("tiny", ModelConfig::lstm(8, 0.15));
-        spec.epochs = 2;
-        spec.batch_size = 32;
-        spec.options.progress = Progress::Silent;
-        let first = run_or_load(&spec, &mnist, runs.path(), Device::Cpu, false).unwrap();
-        assert!(!first.reused);
-        assert_eq!(first.record.history.len(), 2);
-        assert_eq!(first.record.test.predictions.len(), 50);
-        assert_eq!(first.record.parameters, 8 * 4 * (28 + 8 + 1) + 90);
-        assert!(!first.dir.join("checkpoint").exists());
-        let again = run_or_load(&spec, &mnist, runs.path(), Device::Cpu, false).unwrap();
-        assert!(again.reused);
-        assert_eq!(again.record, first.record);
-        // The reloaded weights give the recorded test accuracy.
-        let evaluation = again.trainer.evaluate(&mnist.test).unwrap();
-        assert!((evaluation.accuracy - first.record.test.accuracy).abs() < 1e-12);
-        let retrained = run_or_load(&spec, &mnist, runs.path(), Device::Cpu, true).unwrap();
-        assert!(!retrained.reused);
+    fn a_spec_means_the_same_in_any_order() {
+        let model = ModelConfig::lstm(32, 0.15);
+        let epochs_first = RunSpec {
+            epochs: 30,
+            ..RunSpec::new("a", model.clone())
+        }
+        .cosine_decay(2e-3);
+        let mut schedule_first = RunSpec::new("a", model).cosine_decay(2e-3);
+        schedule_first.epochs = 30;
+        assert_eq!(epochs_first, schedule_first);
+        assert_eq!(epochs_first.key(), schedule_first.key());
+    }
+
+    /// The notebooks' runs and the keys version 1 gave them (the directory names in the
+    /// notebooks' outputs before key versions existed).
+    #[test]
+    fn legacy_keys_are_those_version_1_wrote() {
+        let cosine = |name: &str, model: ModelConfig, epochs: usize| {
+            RunSpec {
+                epochs,
+                ..RunSpec::new(name, model)
+            }
+            .cosine_decay(2e-3)
+        };
+        let cnn_split = ValidationSplit {
+            validation_fraction: 0.1,
+            ..Default::default()
+        };
+        let cases = [
+            (cosine("", ModelConfig::lstm(32, 0.15), 30), "4a3f8a157a40db4b"),
+            (cosine("", ModelConfig::lstm(32, 0.15), 12), "9cb8b38c74079fa4"),
+            (
+                RunSpec {
+                    epochs: 10,
+                    ..RunSpec::new("", ModelConfig::lstm(32, 0.15))
+                },
+                "243af0c4aa32aa01",
+            ),
+            (cosine("", ModelConfig::lstm(48, 0.15), 12), "46a97b2d0ab2b092"),
+            (cosine("", ModelConfig::lstm(96, 0.15), 12), "8a71c26aab6de8f3"),
+            (cosine("", ModelConfig::lstm(256, 0.15), 12), "83b31f3fad2434c3"),
+            (
+                cosine(
+                    "",
+                    ModelConfig::stacked(CellKind::Lstm, &[32, 32], 0.15),
+                    30,
+                ),
+                "0f68f776594b45cb",
+            ),
+            (
+                RunSpec {
+                    epochs: 10,
+                    ..RunSpec::new("", ModelConfig::recurrent(CellKind::Gru, 32, 0.15))
+                },
+                "ca3769055b6a3419",
+            ),
+            (
+                RunSpec {
+                    epochs: 10,
+                    ..RunSpec::new("", ModelConfig::recurrent(CellKind::SimpleRnn, 32, 0.15))
+                },
+                "f23af4c6fe1aee45",
+            ),
+            (
+                RunSpec {
+                    epochs: 5,
+                    split: cnn_split.clone(),
+                    ..RunSpec::new("", ModelConfig::cnn())
+                },
+                "33faeabb342749a7",
+            ),
+            (
+                RunSpec {
+                    epochs: 5,
+                    batch_size: 64,
+                    split: cnn_split,
+                    ..RunSpec::new("", ModelConfig::cnn_deep())
+                }
+                .cosine_decay(2e-3),
+                "3d42f38857a143f0",
+            ),
+        ];
+        for (spec, key) in cases {
+            assert_eq!(spec.legacy_key_v1(), key, "{}", spec.model.describe());
+            assert_ne!(spec.key(), key);
+        }
+    }
+
+    #[test]
+    fn records_of_version_1_still_read() {
+        let record = RunRecord {
+            format_version: RECORD_FORMAT,
+            key: "k".into(),
+            spec: RunSpec::new("GRU 32", ModelConfig::recurrent(CellKind::Gru, 32, 0.15))
+                .cosine_decay(2e-3),
+            parameters: 6282,
+            history: History::default(),
+            stopped_early: false,
+            test: TestMetrics {
+                loss: 0.1,
+                accuracy: 0.9,
+                predictions: vec![1],
+                labels: vec![1],
+                confidences: vec![0.5],
+            },
+            timings: Timings {
+                train_seconds: 1.0,
+                seconds_per_epoch: 1.0,
+                evaluate_seconds: 0.1,
+            },
+            device: "cpu".into(),
+            versions: Versions::current(),
+            finished_at: 0,
+        };
+        let json = serde_json::to_string(&record).unwrap();
+        // Version 1 tagged the layer by its cell and gave the schedule a length.
+        let old = json
+            .replace(
+                r#"{"type":"recurrent","cell":"gru","#,
+                r#"{"type":"gru","#,
+            )
+            .replace(
+                r#"{"type":"cosine_decay","alpha""#,
+                r#"{"type":"cosine_decay","decay_epochs":10,"alpha""#,
+            )
+            .replace(r#""format_version":2"#, r#""format_version":1"#);
+        assert_ne!(old, json);
+        let back = RunRecord::from_json(&old, "old").unwrap();
+        assert_eq!(back.spec, record.spec);
+        assert_eq!(back.format_version, LEGACY_RECORD_FORMAT);
     }
 
     #[test]

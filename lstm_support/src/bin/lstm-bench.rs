@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lstm_support::device::DeviceChoice;
-use lstm_support::model::{categorical_cross_entropy, classifier, one_hot, ModelConfig};
+use lstm_support::model::{Model, ModelConfig};
 use lstm_support::nn::CellKind;
 use lstm_support::optim::{Adam, AdamConfig};
 use lstm_support::{Error, Result};
 use serde::{Deserialize, Serialize};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// Training rows in one epoch of the assignment (80% of 60,000).
 const EPOCH_ROWS: usize = 48_000;
@@ -186,9 +186,7 @@ fn measure(options: &Options, units: usize, layers: usize, mode: Mode) -> Result
         _ => options.recurrent_dropout,
     };
     let config = ModelConfig::stacked(CellKind::Lstm, &vec![units; layers], dropout);
-    tch::manual_seed(0);
-    let vs = nn::VarStore::new(device);
-    let model = classifier(vs.root(), &config)?;
+    let model = Model::new(&config, 0, device)?;
     let batch = match mode {
         Mode::Eval => 1000,
         _ => options.batch_size,
@@ -198,7 +196,7 @@ fn measure(options: &Options, units: usize, layers: usize, mode: Mode) -> Result
     let pool = total.min(20) as i64;
     let images = Tensor::rand([pool * batch, 28, 28], (Kind::Float, device));
     let labels = Tensor::randint(10, [pool * batch], (Kind::Int64, device));
-    let mut adam = Adam::new(vs.variables(), AdamConfig::default())?;
+    let mut adam = Adam::new(model.variables(), AdamConfig::default())?;
     let mut started = Instant::now();
     for step in 0..total {
         if step == options.warmup {
@@ -214,13 +212,10 @@ fn measure(options: &Options, units: usize, layers: usize, mode: Mode) -> Result
             continue;
         }
         adam.zero_grad();
-        let (logits, backprop) = match mode {
-            Mode::AutogradLoop => (model.forward_t(&xs, true), Default::default()),
-            _ => model.forward_train(&xs),
+        match mode {
+            Mode::AutogradLoop => model.training_step_autograd(&xs, &ys)?,
+            _ => model.training_step(&xs, &ys)?,
         };
-        let loss = categorical_cross_entropy(&logits, &one_hot(&ys, 10));
-        loss.backward();
-        backprop.run()?;
         adam.step();
     }
     synchronize(device);

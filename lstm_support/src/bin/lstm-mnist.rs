@@ -10,14 +10,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lstm_support::data::{Loader, ValidationSplit};
 use lstm_support::device::{self, DeviceChoice};
-use lstm_support::model::ModelConfig;
+use lstm_support::display::runs_table;
+use lstm_support::model::{Model, ModelConfig};
 use lstm_support::nn::CellKind;
 use lstm_support::optim::LrSchedule;
-use lstm_support::record::{run_or_load, RunRecord, RunSpec};
-use lstm_support::training::{EarlyStopping, TrainOptions, Trainer};
+use lstm_support::record::{RunRecord, RunSpec, LEGACY_WEIGHTS_FILE, MODEL_FILE, RECORD_FILE};
+use lstm_support::session::Session;
+use lstm_support::training::EarlyStopping;
 use lstm_support::{Error, Result};
 
 #[derive(Parser)]
@@ -41,8 +44,8 @@ enum Command {
     },
     /// Train several models: every combination of --units and --layers.
     Sweep {
-        #[arg(long, value_enum, default_value_t = Kind::Lstm)]
-        model: Kind,
+        #[arg(long, value_enum, default_value_t = ModelChoice::Recurrent(CellKind::Lstm))]
+        model: ModelChoice,
         #[arg(long, value_delimiter = ',', default_value = "32,48,96,256")]
         units: Vec<usize>,
         #[arg(long, value_delimiter = ',', default_value = "1")]
@@ -69,21 +72,45 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum Kind {
-    Lstm,
-    Gru,
-    Rnn,
+/// `--model`: a recurrent cell (the values are [`CellKind`]'s own) or one of the CNNs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ModelChoice {
+    Recurrent(CellKind),
     /// Conv2D(32) -> MaxPooling2D -> Flatten -> Dense, the seed notebook's CNN.
     Cnn,
     /// Two convolution + pooling blocks, a hidden Dense layer and dropout.
     CnnDeep,
 }
 
+static MODEL_CHOICES: once_cell::sync::Lazy<Vec<ModelChoice>> = once_cell::sync::Lazy::new(|| {
+    CellKind::ALL
+        .into_iter()
+        .map(ModelChoice::Recurrent)
+        .chain([ModelChoice::Cnn, ModelChoice::CnnDeep])
+        .collect()
+});
+
+impl ValueEnum for ModelChoice {
+    fn value_variants<'a>() -> &'a [Self] {
+        &MODEL_CHOICES
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        match self {
+            ModelChoice::Recurrent(cell) => cell.to_possible_value(),
+            ModelChoice::Cnn => Some(PossibleValue::new("cnn").help("Conv2D(32) -> MaxPooling2D -> Flatten -> Dense")),
+            ModelChoice::CnnDeep => Some(
+                PossibleValue::new("cnn-deep")
+                    .help("two convolution + pooling blocks, Dense(128), dropout"),
+            ),
+        }
+    }
+}
+
 #[derive(Args)]
 struct ModelArgs {
-    #[arg(long, value_enum, default_value_t = Kind::Lstm)]
-    model: Kind,
+    #[arg(long, value_enum, default_value_t = ModelChoice::Recurrent(CellKind::Lstm))]
+    model: ModelChoice,
     #[arg(long, default_value_t = 32)]
     units: usize,
     /// Stacked recurrent layers of --units each.
@@ -154,7 +181,7 @@ fn run(cli: Cli) -> Result<()> {
                 model.layers,
                 model.recurrent_dropout,
             );
-            let spec = spec(&common, config, model.units, model.layers)?;
+            let spec = spec(&common, config, model.layers)?;
             let record = train(&[spec], &common)?;
             print_summary(&record);
         }
@@ -169,7 +196,7 @@ fn run(cli: Cli) -> Result<()> {
             for &n_layers in &layers {
                 for &n_units in &units {
                     let config = model_config(model, n_units, n_layers, recurrent_dropout);
-                    specs.push(spec(&common, config, n_units, n_layers)?);
+                    specs.push(spec(&common, config, n_layers)?);
                 }
             }
             let records = train(&specs, &common)?;
@@ -181,16 +208,19 @@ fn run(cli: Cli) -> Result<()> {
             device: device_arg,
             data_dir,
         } => {
-            let record = RunRecord::load(&run.join("record.json"))?;
-            let mut trainer = Trainer::new(
-                &record.spec.model,
-                record.spec.options.clone(),
-                device_arg.resolve()?,
-            )?;
-            trainer.load_weights(&run.join("weights.safetensors"))?;
+            let record = RunRecord::load(&run.join(RECORD_FILE))?;
+            let device = device_arg.resolve()?;
+            let model = if run.join(MODEL_FILE).is_file() {
+                Model::load(run.join(MODEL_FILE), device)?
+            } else {
+                // A run recorded before model files existed.
+                let mut model = Model::new(&record.spec.model, record.spec.options.seed, device)?;
+                model.load_weights(run.join(LEGACY_WEIGHTS_FILE))?;
+                model
+            };
             let mnist = load(data_dir)?;
             let test = record.spec.test_set(&mnist);
-            let evaluation = trainer.evaluate(&test)?;
+            let evaluation = model.evaluate(&test)?;
             println!(
                 "{}: test accuracy {:.4}, loss {:.4} (recorded: {:.4}, {:.4})",
                 record.spec.name,
@@ -205,37 +235,30 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn model_config(kind: Kind, units: usize, layers: usize, recurrent_dropout: f64) -> ModelConfig {
-    let cell = match kind {
-        Kind::Lstm => CellKind::Lstm,
-        Kind::Gru => CellKind::Gru,
-        Kind::Rnn => CellKind::SimpleRnn,
-        Kind::Cnn => return ModelConfig::cnn(),
-        Kind::CnnDeep => return ModelConfig::cnn_deep(),
-    };
-    ModelConfig::stacked(cell, &vec![units; layers], recurrent_dropout)
+fn model_config(
+    choice: ModelChoice,
+    units: usize,
+    layers: usize,
+    recurrent_dropout: f64,
+) -> ModelConfig {
+    match choice {
+        ModelChoice::Recurrent(cell) => {
+            ModelConfig::stacked(cell, &vec![units; layers], recurrent_dropout)
+        }
+        ModelChoice::Cnn => ModelConfig::cnn(),
+        ModelChoice::CnnDeep => ModelConfig::cnn_deep(),
+    }
 }
 
-fn spec(common: &CommonArgs, model: ModelConfig, units: usize, layers: usize) -> Result<RunSpec> {
+fn spec(common: &CommonArgs, model: ModelConfig, layers: usize) -> Result<RunSpec> {
     if layers == 0 {
-        return Err(Error::Invalid {
-            what: "--layers".into(),
-            reason: "0; use at least 1".into(),
-        });
+        return Err(Error::invalid("--layers", "0; use at least 1"));
     }
     model.validate()?;
-    let name = match model.layers.first() {
-        Some(first) if model.input == lstm_support::model::InputLayout::mnist_sequence() => {
-            let kind = first.describe();
-            let kind = kind.split('(').next().unwrap_or("RNN");
-            if layers > 1 {
-                format!("{kind} {layers}x{units}")
-            } else {
-                format!("{kind} {units}")
-            }
-        }
-        _ if model == ModelConfig::cnn() => "CNN".to_owned(),
-        _ => "CNN deep".to_owned(),
+    let name = if model == ModelConfig::cnn_deep() {
+        "CNN deep".to_owned()
+    } else {
+        model.short_name()
     };
     let mut spec = RunSpec::new(name, model);
     spec.epochs = common.epochs;
@@ -254,13 +277,9 @@ fn spec(common: &CommonArgs, model: ModelConfig, units: usize, layers: usize) ->
     spec.train_limit = common.limit_train;
     spec.test_limit = common.limit_test;
     if let Some(alpha) = common.cosine_decay {
-        spec.options.lr_schedule = LrSchedule::CosineDecay {
-            decay_epochs: common.epochs,
-            alpha,
-        };
+        spec.options.lr_schedule = LrSchedule::CosineDecay { alpha };
     }
-    spec.options.adam.validate()?;
-    spec.options.lr_schedule.validate()?;
+    spec.validate()?;
     Ok(spec)
 }
 
@@ -274,45 +293,18 @@ fn load(data_dir: Option<PathBuf>) -> Result<lstm_support::data::Mnist> {
 fn train(specs: &[RunSpec], common: &CommonArgs) -> Result<Vec<RunRecord>> {
     let device = common.device.resolve()?;
     println!("{}", device::describe());
-    let mnist = load(common.data_dir.clone())?;
+    let mut session = Session::new(device, &common.runs_dir).retrain(common.retrain);
+    if let Some(dir) = &common.data_dir {
+        session = session.data_dir(dir);
+    }
     specs
         .iter()
-        .map(|spec| {
-            run_or_load(spec, &mnist, &common.runs_dir, device, common.retrain)
-                .map(|run| run.record)
-        })
+        .map(|spec| session.run(spec).map(|run| run.record))
         .collect()
 }
 
 fn print_summary(records: &[RunRecord]) {
-    println!(
-        "\n{:<16} {:>10} {:>9} {:>9} {:>9} {:>8}  directory key",
-        "run", "parameters", "best val", "test acc", "test loss", "s/epoch"
-    );
-    for r in records {
-        println!(
-            "{:<16} {:>10} {:>9.4} {:>9.4} {:>9.4} {:>8.1}  {}",
-            r.spec.name,
-            r.parameters,
-            r.best_val_accuracy(),
-            r.test.accuracy,
-            r.test.loss,
-            r.timings.seconds_per_epoch,
-            r.key
-        );
-    }
-}
-
-/// e.g. `Adam 0.001` or `Adam 0.002, cosine decay to 0 over 12 epochs`.
-fn optimizer(options: &TrainOptions) -> String {
-    match options.lr_schedule {
-        LrSchedule::Constant => format!("Adam {}", options.adam.learning_rate),
-        schedule => format!(
-            "Adam {}, {}",
-            options.adam.learning_rate,
-            schedule.describe()
-        ),
-    }
+    print!("\n{}", runs_table(&records.iter().collect::<Vec<_>>()));
 }
 
 /// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
@@ -330,38 +322,8 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
         .filter(|record| !record.as_ref().is_ok_and(|r| r.spec.train_limit.is_some()))
         .collect::<Result<_>>()?;
     records.sort_by(|a, b| (&a.spec.name, a.spec.epochs).cmp(&(&b.spec.name, b.spec.epochs)));
-    let mut out = String::from(
-        "| run | model | parameters | optimizer | epochs | batch | seed | split | train images | best val acc | final val acc | test acc | test loss | s/epoch | device | key |\n\
-         | --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |\n",
-    );
-    for r in &records {
-        let last = r.history.last().map_or(0.0, |e| e.val_accuracy);
-        let held_out = 100.0 * r.spec.split.validation_fraction;
-        let split = if r.spec.split.shuffle {
-            format!("shuffled {:.0}/{held_out:.0}", 100.0 - held_out)
-        } else {
-            format!("last {held_out:.0}% (Keras)")
-        };
-        let train_images = r.spec.train_limit.map_or(60_000, |n| n.min(60_000));
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2}% | {:.2}% | {:.2}% | {:.4} | {:.1} | {} | `{}` |\n",
-            r.spec.name,
-            r.spec.model.describe(),
-            r.parameters,
-            optimizer(&r.spec.options),
-            r.history.len(),
-            r.spec.batch_size,
-            r.spec.options.seed,
-            split,
-            train_images,
-            100.0 * r.best_val_accuracy(),
-            100.0 * last,
-            100.0 * r.test.accuracy,
-            r.test.loss,
-            r.timings.seconds_per_epoch,
-            r.device,
-            r.key
-        ));
-    }
-    Ok(out)
+    let mut table = runs_table(&records.iter().collect::<Vec<_>>());
+    // The report is pasted into docs/results.md under its own heading.
+    table.caption.clear();
+    Ok(table.to_markdown())
 }

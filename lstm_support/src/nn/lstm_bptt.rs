@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 
 /// What one LSTM layer's forward pass keeps for its backward pass. Buffers are time-major.
 #[derive(Debug)]
-pub struct LstmTape {
+pub(crate) struct LstmTape {
     /// The layer input as autograd knows it, `[B, T, I]`: receives the input gradient when it
     /// requires one.
     input: Tensor,
@@ -163,7 +163,7 @@ impl LstmTape {
     /// Backpropagation through time from the gradient autograd left in the output leaf;
     /// hands the parameter (and input) gradients to autograd. Does nothing when the output
     /// received no gradient.
-    pub fn backward(self) -> Result<()> {
+    pub(crate) fn backward(self) -> Result<()> {
         let d_output = self.output.grad();
         if !d_output.defined() {
             return Ok(());
@@ -238,22 +238,18 @@ impl LstmTape {
 
 /// The tapes of one training forward pass, to be run after `loss.backward()`.
 #[derive(Debug, Default)]
-pub struct Backprop {
+pub(crate) struct Backprop {
     tapes: Vec<LstmTape>,
 }
 
 impl Backprop {
-    pub fn push(&mut self, tape: LstmTape) {
+    pub(crate) fn push(&mut self, tape: LstmTape) {
         self.tapes.push(tape);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tapes.is_empty()
     }
 
     /// Backpropagates through the taped layers, last layer first (each one's input gradient
     /// reaches the layer before through autograd).
-    pub fn run(self) -> Result<()> {
+    pub(crate) fn run(self) -> Result<()> {
         for tape in self.tapes.into_iter().rev() {
             tape.backward()?;
         }
@@ -290,6 +286,7 @@ mod tests {
                 tch::manual_seed(3);
                 let vs = nn::VarStore::new(Device::Cpu);
                 let config = RecurrentConfig {
+                    cell: crate::nn::rnn::CellKind::Lstm,
                     units: 6,
                     dropout: input_dropout,
                     recurrent_dropout: 0.4,

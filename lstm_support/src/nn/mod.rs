@@ -1,7 +1,6 @@
 //! Layers with Keras semantics, one file per family.
 pub mod init;
-pub mod lstm_bptt;
+pub(crate) mod lstm_bptt;
 pub mod rnn;
 
-pub use lstm_bptt::{Backprop, LstmTape};
 pub use rnn::{dropout_mask, gru, lstm, simple_rnn, CellKind, Recurrent, RecurrentConfig};

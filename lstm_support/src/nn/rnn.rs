@@ -19,16 +19,20 @@ use super::init::{glorot_uniform, orthogonal};
 use super::lstm_bptt::{lstm_forward_tape, LstmTape, LstmWeights};
 use crate::error::{Error, Result};
 
-/// Which recurrent cell a [`Recurrent`] layer runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which recurrent cell a [`Recurrent`] layer runs: the one place the cell kinds are spelled
+/// (configs, summaries and the command line's `--model` values all come from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum CellKind {
     Lstm,
     Gru,
+    #[value(alias = "rnn")]
     SimpleRnn,
 }
 
 impl CellKind {
+    pub const ALL: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::SimpleRnn];
+
     /// Number of gate blocks in the stacked weight matrices.
     pub fn gates(self) -> i64 {
         match self {
@@ -51,6 +55,7 @@ impl CellKind {
 /// Hyperparameters of one recurrent layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RecurrentConfig {
+    pub cell: CellKind,
     pub units: usize,
     /// Fraction of the inputs x(t) dropped during training, one mask per sequence.
     #[serde(default)]
@@ -68,6 +73,7 @@ pub struct RecurrentConfig {
 impl Default for RecurrentConfig {
     fn default() -> Self {
         RecurrentConfig {
+            cell: CellKind::Lstm,
             units: 32,
             dropout: 0.0,
             recurrent_dropout: 0.0,
@@ -77,6 +83,31 @@ impl Default for RecurrentConfig {
 }
 
 impl RecurrentConfig {
+    /// `cell` with `units` units and a recurrent dropout, nothing else set.
+    pub fn new(cell: CellKind, units: usize, recurrent_dropout: f64) -> Self {
+        RecurrentConfig {
+            cell,
+            units,
+            recurrent_dropout,
+            ..Default::default()
+        }
+    }
+
+    /// Keras-style name with the settings that matter, e.g. `LSTM(32, recurrent_dropout=0.15)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{}({}", self.cell.keras_name(), self.units);
+        if self.dropout > 0.0 {
+            s.push_str(&format!(", dropout={}", self.dropout));
+        }
+        if self.recurrent_dropout > 0.0 {
+            s.push_str(&format!(", recurrent_dropout={}", self.recurrent_dropout));
+        }
+        if self.return_sequences {
+            s.push_str(", return_sequences=True");
+        }
+        s + ")"
+    }
+
     pub fn validate(&self, layer: &str) -> Result<()> {
         if self.units == 0 {
             return Err(Error::invalid(
@@ -102,7 +133,6 @@ impl RecurrentConfig {
 /// A recurrent layer: [`lstm`], [`gru`] or [`simple_rnn`].
 #[derive(Debug)]
 pub struct Recurrent {
-    kind: CellKind,
     config: RecurrentConfig,
     /// `[gates * H, I]`
     w_ih: Tensor,
@@ -114,19 +144,19 @@ pub struct Recurrent {
     b_hh: Tensor,
 }
 
-/// An LSTM layer with Keras' semantics (see the module docs).
+/// An LSTM layer with Keras' semantics (see the module docs); `config.cell` is ignored.
 pub fn lstm(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
-    Recurrent::new(vs, CellKind::Lstm, input_size, config)
+    Recurrent::new(vs, input_size, RecurrentConfig { cell: CellKind::Lstm, ..config })
 }
 
-/// A GRU layer (Keras `reset_after=True`, as PyTorch's GRU).
+/// A GRU layer (Keras `reset_after=True`, as PyTorch's GRU); `config.cell` is ignored.
 pub fn gru(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
-    Recurrent::new(vs, CellKind::Gru, input_size, config)
+    Recurrent::new(vs, input_size, RecurrentConfig { cell: CellKind::Gru, ..config })
 }
 
-/// A simple (Elman, tanh) RNN layer.
+/// A simple (Elman, tanh) RNN layer; `config.cell` is ignored.
 pub fn simple_rnn(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
-    Recurrent::new(vs, CellKind::SimpleRnn, input_size, config)
+    Recurrent::new(vs, input_size, RecurrentConfig { cell: CellKind::SimpleRnn, ..config })
 }
 
 /// Keras-style dropout mask: `[rows, size]` of 0 and 1/(1-p), or `None` when p is 0.
@@ -139,12 +169,9 @@ pub fn dropout_mask(rows: i64, size: i64, p: f64, device: Device) -> Option<Tens
 }
 
 impl Recurrent {
-    pub fn new(
-        vs: nn::Path,
-        kind: CellKind,
-        input_size: usize,
-        config: RecurrentConfig,
-    ) -> Result<Self> {
+    /// The layer `config` describes, reading `input_size` features per step.
+    pub fn new(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Self> {
+        let kind = config.cell;
         config.validate(kind.keras_name())?;
         if input_size == 0 {
             return Err(Error::invalid(
@@ -166,7 +193,6 @@ impl Recurrent {
             Tensor::zeros([g * h], (Kind::Float, vs.device()))
         };
         Ok(Recurrent {
-            kind,
             config,
             w_ih,
             w_hh,
@@ -176,7 +202,7 @@ impl Recurrent {
     }
 
     pub fn kind(&self) -> CellKind {
-        self.kind
+        self.config.cell
     }
 
     pub fn config(&self) -> &RecurrentConfig {
@@ -203,8 +229,8 @@ impl Recurrent {
     /// masks from the same random draws. An LSTM with recurrent dropout runs without an
     /// autograd graph and returns a tape: its output is a leaf whose gradient the tape pushes
     /// back through time once `loss.backward()` has run ([`Backprop::run`](super::lstm_bptt::Backprop::run)).
-    pub fn forward_train(&self, xs: &Tensor) -> (Tensor, Option<LstmTape>) {
-        if self.kind != CellKind::Lstm || self.config.recurrent_dropout == 0.0 {
+    pub(crate) fn forward_train(&self, xs: &Tensor) -> (Tensor, Option<LstmTape>) {
+        if self.config.cell != CellKind::Lstm || self.config.recurrent_dropout == 0.0 {
             return (self.forward_t(xs, true), None);
         }
         let (input_mask, recurrent_mask) = self.draw_masks(xs);
@@ -214,18 +240,19 @@ impl Recurrent {
 
     /// The LSTM's taped forward pass with the given masks (see [`lstm_bptt`](super::lstm_bptt)):
     /// the output leaf and its tape. Only the LSTM has one.
-    pub fn forward_tape(
+    #[cfg(test)]
+    pub(crate) fn forward_tape(
         &self,
         xs: &Tensor,
         input_mask: Option<&Tensor>,
         recurrent_mask: Option<&Tensor>,
     ) -> Result<(Tensor, LstmTape)> {
-        if self.kind != CellKind::Lstm {
+        if self.config.cell != CellKind::Lstm {
             return Err(Error::invalid(
                 "layer",
                 format!(
                     "{}; only the LSTM has a taped training path",
-                    self.kind.keras_name()
+                    self.config.cell.keras_name()
                 ),
             ));
         }
@@ -267,13 +294,19 @@ impl Recurrent {
 
     /// libtorch's fused kernel (cuDNN on a GPU), no dropout.
     pub fn forward_fused(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.select_output(self.fused_every_step(xs, train))
+    }
+
+    /// The fused kernel's h after every step, `[B, T, H]`, whatever `return_sequences` says:
+    /// the recurrence is causal, so step k's h is what the layer knows after k inputs.
+    pub(crate) fn fused_every_step(&self, xs: &Tensor, train: bool) -> Tensor {
         let batch = xs.size()[0];
         let h0 = Tensor::zeros(
             [1, batch, self.config.units as i64],
             (xs.kind(), xs.device()),
         );
         let params = [&self.w_ih, &self.w_hh, &self.b_ih, &self.b_hh];
-        let output = match self.kind {
+        match self.config.cell {
             CellKind::Lstm => {
                 let c0 = h0.zeros_like();
                 xs.lstm(&[&h0, &c0], &params, true, 1, 0.0, train, false, true)
@@ -284,8 +317,7 @@ impl Recurrent {
                 xs.rnn_tanh(&h0, &params, true, 1, 0.0, train, false, true)
                     .0
             }
-        };
-        self.select_output(output)
+        }
     }
 
     /// The step loop: one time step at a time, with the given masks (`[B, I]` on x(t) and
@@ -313,7 +345,7 @@ impl Recurrent {
                 None => h.shallow_clone(),
             };
             let h_proj = h_dropped.matmul(&w_hh_t);
-            h = match self.kind {
+            h = match self.config.cell {
                 CellKind::Lstm => {
                     let gates = (x_t + h_proj).chunk(4, 1);
                     let (i, f) = (gates[0].sigmoid(), gates[1].sigmoid());
@@ -372,7 +404,7 @@ mod tests {
     fn layer(kind: CellKind, config: RecurrentConfig) -> (nn::VarStore, Recurrent) {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
-        let layer = Recurrent::new(vs.root() / "rnn", kind, 5, config).unwrap();
+        let layer = Recurrent::new(vs.root() / "rnn", 5, RecurrentConfig { cell: kind, ..config }).unwrap();
         (vs, layer)
     }
 
@@ -414,7 +446,7 @@ mod tests {
                 units: 32,
                 ..Default::default()
             };
-            Recurrent::new(vs.root(), kind, 28, config).unwrap();
+            Recurrent::new(vs.root(), 28, RecurrentConfig { cell: kind, ..config }).unwrap();
             let total: i64 = vs
                 .trainable_variables()
                 .iter()

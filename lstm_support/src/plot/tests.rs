@@ -108,21 +108,12 @@ fn galleries_render() {
 
 #[test]
 fn reading_row_by_row_renders() {
-    let probs: Vec<Vec<f32>> = (0..28)
-        .map(|k| {
-            (0..10)
-                .map(|c| if c == 7 { k as f32 / 27.0 } else { 0.05 })
-                .collect()
-        })
-        .collect();
-    let figure = reading_row_by_row(
-        &[digit(0), digit(1)],
-        &[7, 7],
-        &[probs.clone(), probs],
-        &names(),
-        "reading",
-    )
-    .unwrap();
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(4, 3, false);
+    let model = Model::new(&crate::model::ModelConfig::lstm(8, 0.0), 1, tch::Device::Cpu).unwrap();
+    let figure = reading_row_by_row(&model, &data, &[0, 2], "reading").unwrap();
+    assert!(reading_row_by_row(&model, &data, &[], "none").is_err());
+    assert!(reading_row_by_row(&model, &data, &[9], "out of range").is_err());
     check(&figure, 0.05);
     let points: Vec<(usize, f64)> = (1..=28).map(|k| (k, k as f64 / 28.0)).collect();
     check(

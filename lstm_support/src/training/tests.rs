@@ -1,8 +1,19 @@
 //! Trainer tests on a small synthetic task that an LSTM learns in a few epochs (see
 //! `testutil::synthetic`).
+use std::fs;
+
+use tch::Device;
+
 use super::*;
-use crate::model::ModelConfig;
+use crate::data::TestSet;
+use crate::model::{Model, ModelConfig};
 use crate::testutil::synthetic;
+
+/// A trainer for a fresh model of `config`, its weights drawn from the options' seed.
+fn new_trainer(config: &ModelConfig, options: TrainOptions) -> Result<Trainer> {
+    let model = Model::new(config, options.seed, Device::Cpu)?;
+    Trainer::new(model, options)
+}
 
 fn options(seed: u64) -> TrainOptions {
     TrainOptions {
@@ -23,7 +34,7 @@ fn small_lstm() -> ModelConfig {
 /// A small LSTM trained for one epoch on 64 synthetic images, and those images.
 fn one_epoch_trainer(options: TrainOptions) -> (Dataset, Trainer) {
     let data = synthetic(64, 13, false);
-    let mut trainer = Trainer::new(&ModelConfig::lstm(8, 0.0), options, Device::Cpu).unwrap();
+    let mut trainer = new_trainer(&ModelConfig::lstm(8, 0.0), options).unwrap();
     trainer.fit(&data, &data, 1, 32).unwrap();
     (data, trainer)
 }
@@ -32,7 +43,7 @@ fn one_epoch_trainer(options: TrainOptions) -> (Dataset, Trainer) {
 fn fit_learns_and_records_history() {
     let _rng = crate::torch_rng_lock();
     let (train, validation) = (synthetic(512, 1, false), synthetic(128, 2, false));
-    let mut trainer = Trainer::new(&small_lstm(), options(3), Device::Cpu).unwrap();
+    let mut trainer = new_trainer(&small_lstm(), options(3)).unwrap();
     let history = trainer.fit(&train, &validation, 8, 32).unwrap();
     assert_eq!(history.len(), 8);
     assert_eq!(
@@ -45,7 +56,7 @@ fn fit_learns_and_records_history() {
     assert!(history.epochs.iter().all(|e| e.seconds > 0.0));
 
     let test = TestSet::from_dataset(synthetic(100, 4, false));
-    let evaluation = trainer.evaluate(&test).unwrap();
+    let evaluation = trainer.model().evaluate(&test).unwrap();
     assert_eq!(evaluation.predictions.len(), 100);
     assert_eq!(evaluation.probabilities.size(), [100, 10]);
     let correct = evaluation
@@ -68,10 +79,7 @@ fn resume_gives_the_same_history_as_an_uninterrupted_run() {
 
 #[test]
 fn resume_continues_the_learning_rate_schedule() {
-    resume_matches_uninterrupted(LrSchedule::CosineDecay {
-        decay_epochs: 3,
-        alpha: 0.0,
-    });
+    resume_matches_uninterrupted(LrSchedule::cosine_decay());
 }
 
 fn resume_matches_uninterrupted(lr_schedule: LrSchedule) {
@@ -82,13 +90,13 @@ fn resume_matches_uninterrupted(lr_schedule: LrSchedule) {
         lr_schedule,
         ..options(7)
     };
-    let mut straight = Trainer::new(&small_lstm(), opts.clone(), Device::Cpu).unwrap();
+    let mut straight = new_trainer(&small_lstm(), opts.clone()).unwrap();
     let expected = straight.fit(&train, &validation, 3, 32).unwrap();
 
     let mut opts = opts;
     opts.checkpoint_dir = Some(dir.path().to_owned());
-    let mut first = Trainer::new(&small_lstm(), opts, Device::Cpu).unwrap();
-    first.fit(&train, &validation, 2, 32).unwrap();
+    let mut first = new_trainer(&small_lstm(), opts).unwrap();
+    first.fit_until(&train, &validation, 3, 32, 2).unwrap();
     drop(first);
     let mut resumed = Trainer::resume(dir.path(), Device::Cpu).unwrap();
     assert_eq!(resumed.history().len(), 2);
@@ -118,7 +126,7 @@ fn nan_loss_stops_with_a_clear_error() {
     let images = train.images().copy();
     let _ = images.get(3).get(5).fill_(f64::NAN);
     let poisoned = Dataset::new(images, train.labels().shallow_clone(), 10).unwrap();
-    let mut trainer = Trainer::new(&small_lstm(), options(1), Device::Cpu).unwrap();
+    let mut trainer = new_trainer(&small_lstm(), options(1)).unwrap();
     let err = trainer.fit(&poisoned, &train, 2, 16).unwrap_err();
     assert!(
         matches!(err, Error::NonFiniteLoss { epoch: 1, .. }),
@@ -132,7 +140,7 @@ fn invalid_arguments_fail_before_training() {
     let _rng = crate::torch_rng_lock();
     let data = synthetic(32, 9, false);
     let empty = data.take(0);
-    let mut trainer = Trainer::new(&small_lstm(), options(1), Device::Cpu).unwrap();
+    let mut trainer = new_trainer(&small_lstm(), options(1)).unwrap();
     let message = |r: Result<History>| r.unwrap_err().to_string();
     assert!(message(trainer.fit(&data, &data, 1, 0)).contains("batch_size"));
     assert!(message(trainer.fit(&data, &data, 0, 8)).contains("epochs"));
@@ -146,7 +154,7 @@ fn invalid_arguments_fail_before_training() {
         },
         ..options(1)
     };
-    let err = Trainer::new(&small_lstm(), bad, Device::Cpu).unwrap_err();
+    let err = new_trainer(&small_lstm(), bad).unwrap_err();
     assert!(err.to_string().contains("learning_rate"), "{err}");
 }
 
@@ -163,7 +171,7 @@ fn early_stopping_restores_the_best_weights() {
         }),
         ..options(12)
     };
-    let mut trainer = Trainer::new(&small_lstm(), opts, Device::Cpu).unwrap();
+    let mut trainer = new_trainer(&small_lstm(), opts).unwrap();
     let history = trainer.fit(&train, &validation, 20, 32).unwrap();
     assert!(trainer.stopped_early());
     let best = history
@@ -172,7 +180,7 @@ fn early_stopping_restores_the_best_weights() {
         .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
         .unwrap();
     assert_eq!(history.len(), best.epoch + 2, "{history:?}");
-    let (val_loss, _) = trainer.validate(&validation).unwrap();
+    let (val_loss, _) = trainer.model().loss_and_accuracy(&validation).unwrap();
     assert!(
         (val_loss - best.val_loss).abs() < 1e-5,
         "{val_loss} vs {best:?}"
@@ -185,8 +193,8 @@ fn checkpoint_from_another_config_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let (_, trainer) = one_epoch_trainer(options(1));
     let weights = dir.path().join("weights.safetensors");
-    trainer.save_weights(&weights).unwrap();
-    let mut other = Trainer::new(&ModelConfig::lstm(16, 0.0), options(1), Device::Cpu).unwrap();
+    trainer.model().save(&weights).unwrap();
+    let mut other = Model::new(&ModelConfig::lstm(16, 0.0), 1, Device::Cpu).unwrap();
     let err = other.load_weights(&weights).unwrap_err().to_string();
     assert!(
         err.contains("shape") && err.contains("another model configuration"),
@@ -205,17 +213,17 @@ fn checkpoint_from_another_config_is_rejected() {
 fn accuracy_by_rows_grows_as_the_model_reads_more_rows() {
     let _rng = crate::torch_rng_lock();
     let (train, validation) = (synthetic(512, 20, false), synthetic(128, 21, false));
-    let mut trainer = Trainer::new(&small_lstm(), options(3), Device::Cpu).unwrap();
+    let mut trainer = new_trainer(&small_lstm(), options(3)).unwrap();
     trainer.fit(&train, &validation, 6, 32).unwrap();
-    let by_rows = trainer.accuracy_by_rows(&validation).unwrap();
+    let by_rows = trainer.model().accuracy_by_rows(&validation).unwrap();
     assert_eq!(by_rows.len(), 28);
     assert_eq!(by_rows[0].0, 1);
     // The class is written on rows 3 to 21: after 2 rows the model can only guess.
     let (early, full) = (by_rows[1].1, by_rows[27].1);
     assert!(early < 0.3 && full > 0.6, "{by_rows:?}");
-    let (_, full_accuracy) = trainer.validate(&validation).unwrap();
+    let (_, full_accuracy) = trainer.model().loss_and_accuracy(&validation).unwrap();
     assert!((full - full_accuracy).abs() < 1e-9);
-    let probs = trainer.probabilities_by_rows(&validation, &[0, 5]).unwrap();
+    let probs = trainer.model().probabilities_by_rows(&validation, &[0, 5]).unwrap();
     assert_eq!(
         (probs.len(), probs[0].len(), probs[0][0].len()),
         (2, 28, 10)
@@ -244,14 +252,14 @@ fn full_disk_while_saving_keeps_the_old_file_and_leaves_no_temp() {
     let dir = tempfile::tempdir().unwrap();
     let (data, mut trainer) = one_epoch_trainer(options(1));
     let weights = dir.path().join("weights.safetensors");
-    trainer.save_weights(&weights).unwrap();
+    trainer.model().save(&weights).unwrap();
     let good = fs::read(&weights).unwrap();
     // The write goes to the temporary name first; making that a link to /dev/full makes
     // every write fail with ENOSPC, as on a full disk.
     let temp = crate::fsutil::temp_path(&weights);
     std::os::unix::fs::symlink("/dev/full", &temp).unwrap();
     trainer.fit(&data, &data, 2, 32).unwrap();
-    let err = trainer.save_weights(&weights).unwrap_err().to_string();
+    let err = trainer.model().save(&weights).unwrap_err().to_string();
     assert!(err.contains("space") || err.contains("No space"), "{err}");
     assert_eq!(fs::read(&weights).unwrap(), good, "the old file is intact");
     assert!(!temp.exists() && fs::symlink_metadata(&temp).is_err());
@@ -269,15 +277,9 @@ fn the_learning_rate_schedule_drives_the_updates() {
     };
     let constant = outputs(LrSchedule::Constant);
     // alpha = 1 keeps the rate at its start: the same updates as a constant rate.
-    let flat_cosine = outputs(LrSchedule::CosineDecay {
-        decay_epochs: 1,
-        alpha: 1.0,
-    });
+    let flat_cosine = outputs(LrSchedule::CosineDecay { alpha: 1.0 });
     // Over one epoch of two batches the second update runs at half the rate.
-    let cosine = outputs(LrSchedule::CosineDecay {
-        decay_epochs: 1,
-        alpha: 0.0,
-    });
+    let cosine = outputs(LrSchedule::cosine_decay());
     assert!(constant.allclose(&flat_cosine, 0.0, 0.0, false));
     assert!((&constant - &cosine).abs().max().double_value(&[]) > 1e-6);
 }

@@ -1,0 +1,883 @@
+//! Conclusions computed from run records and confusion matrices, written as plain English
+//! sentences (Markdown bullet lines): what a notebook's "what the numbers say" cell prints.
+//! Every number behind a sentence is a pub field, so a notebook can use it too (for example
+//! [`Comparison::best_by_validation`] to pick the model a figure shows).
+//!
+//! **Noise.** An accuracy `p` measured on `N` images has a standard error
+//! `SE = sqrt(p(1-p)/N)`. A difference not larger than 2 SE is reported as within noise, never
+//! as an effect. Runs are chosen by validation accuracy only; the test accuracy is reported,
+//! never used to choose.
+use std::fmt;
+
+use crate::data::ValidationSplit;
+use crate::display::{evcxr_html, pct, text_to_html, thousands};
+use crate::error::{Error, Result};
+use crate::metrics::{ClassMetrics, ClassificationReport, ConfusionMatrix};
+use crate::record::RunRecord;
+
+/// `sqrt(p(1-p)/n)`, the standard error of an accuracy `p` measured on `n` images. Infinite
+/// when `n` is 0: nothing was measured, so every difference is within noise.
+pub fn standard_error(accuracy: f64, n: usize) -> f64 {
+    if n == 0 {
+        return f64::INFINITY;
+    }
+    (accuracy * (1.0 - accuracy) / n as f64).sqrt()
+}
+
+/// How close to its best validation accuracy a run must come to count as converged: 0.5
+/// points.
+pub const CONVERGED_WITHIN: f64 = 0.005;
+
+/// One off-diagonal cell of a confusion matrix: `count` images of class `actual` were
+/// predicted as `predicted`. The class names are the matrix's `classes[actual]` and
+/// `classes[predicted]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confusion {
+    pub actual: usize,
+    pub predicted: usize,
+    pub count: u64,
+}
+
+impl ConfusionMatrix {
+    /// Misclassified images: everything off the diagonal.
+    pub fn errors(&self) -> u64 {
+        let correct: u64 = (0..self.counts.len())
+            .map(|c| self.counts[c].get(c).copied().unwrap_or(0))
+            .sum();
+        self.total() - correct
+    }
+
+    /// The `n` largest off-diagonal cells that are not zero, count descending, ties by
+    /// (actual, predicted) ascending.
+    pub fn most_frequent_confusions(&self, n: usize) -> Vec<Confusion> {
+        let mut cells: Vec<Confusion> = self
+            .counts
+            .iter()
+            .enumerate()
+            .flat_map(|(actual, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(predicted, &count)| Confusion {
+                        actual,
+                        predicted,
+                        count,
+                    })
+            })
+            .filter(|c| c.actual != c.predicted && c.count > 0)
+            .collect();
+        cells.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then((a.actual, a.predicted).cmp(&(b.actual, b.predicted)))
+        });
+        cells.truncate(n);
+        cells
+    }
+}
+
+impl ClassificationReport {
+    /// The class with the lowest F1 (the first of equals); `None` without classes.
+    pub fn weakest_class(&self) -> Option<&ClassMetrics> {
+        self.classes.iter().min_by(|a, b| a.f1.total_cmp(&b.f1))
+    }
+}
+
+/// `classes[i]`, or the index itself when the matrix has no name for it.
+fn class_name(classes: &[String], i: usize) -> String {
+    classes.get(i).cloned().unwrap_or_else(|| i.to_string())
+}
+
+/// "digit" when every class name is a digit (MNIST), else "class" (Fashion-MNIST).
+fn class_noun(classes: &[String]) -> &'static str {
+    let digit = |name: &String| name.len() == 1 && name.chars().all(|c| c.is_ascii_digit());
+    if !classes.is_empty() && classes.iter().all(digit) {
+        "digit"
+    } else {
+        "class"
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// The errors of one model on the test images: how many, the weakest class, the most frequent
+/// confusions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorAnalysis {
+    pub name: String,
+    pub classes: Vec<String>,
+    pub images: u64,
+    pub errors: u64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub weakest: Option<ClassMetrics>,
+    /// The [`ErrorAnalysis::CONFUSIONS`] most frequent confusions.
+    pub confusions: Vec<Confusion>,
+}
+
+impl ErrorAnalysis {
+    /// How many confusions the text names.
+    pub const CONFUSIONS: usize = 3;
+
+    /// The analysis of `matrix`, the test set's confusion matrix of the model called `name`.
+    pub fn new(name: &str, matrix: &ConfusionMatrix) -> Self {
+        let report = ClassificationReport::new(matrix);
+        ErrorAnalysis {
+            name: name.to_owned(),
+            classes: matrix.classes.clone(),
+            images: matrix.total(),
+            errors: matrix.errors(),
+            accuracy: report.accuracy,
+            macro_f1: report.macro_avg.f1,
+            weakest: report.weakest_class().cloned(),
+            confusions: matrix.most_frequent_confusions(Self::CONFUSIONS),
+        }
+    }
+
+    pub fn evcxr_display(&self) {
+        print!("{}", evcxr_html(&text_to_html(&self.to_string())));
+    }
+}
+
+impl fmt::Display for ErrorAnalysis {
+    /// e.g. `CNN: 214 errors in 10,000 test images (97.86% accuracy), macro F1 0.9785; weakest
+    /// digit 8 (F1 0.967: precision 0.958, recall 0.977); most frequent confusions: 6 read as 0
+    /// (13 times), 2 read as 8 (11), 7 read as 9 (10).`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errors = match self.errors {
+            0 => "no errors".to_owned(),
+            n => plural(n, "error", "errors"),
+        };
+        write!(
+            f,
+            "{}: {errors} in {} test images ({} accuracy), macro F1 {:.4}",
+            self.name,
+            thousands(self.images),
+            pct(self.accuracy),
+            self.macro_f1
+        )?;
+        if self.errors > 0 {
+            if let Some(w) = &self.weakest {
+                write!(
+                    f,
+                    "; weakest {} {} (F1 {:.3}: precision {:.3}, recall {:.3})",
+                    class_noun(&self.classes),
+                    w.name,
+                    w.f1,
+                    w.precision,
+                    w.recall
+                )?;
+            }
+            let confusions: Vec<String> = self
+                .confusions
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    // The unit is said once, on the first count.
+                    let count = if i == 0 {
+                        plural(c.count, "time", "times")
+                    } else {
+                        thousands(c.count)
+                    };
+                    format!(
+                        "{} read as {} ({count})",
+                        class_name(&self.classes, c.actual),
+                        class_name(&self.classes, c.predicted)
+                    )
+                })
+                .collect();
+            let label = if confusions.len() == 1 {
+                "most frequent confusion"
+            } else {
+                "most frequent confusions"
+            };
+            write!(f, "; {label}: {}", confusions.join(", "))?;
+        }
+        write!(f, ".")
+    }
+}
+
+/// What the final epoch's train-minus-validation gap says, given the validation noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapVerdict {
+    /// The gap is not larger than 2 standard errors.
+    NoMeasurableOverfitting,
+    /// Training accuracy above validation by more than 2 standard errors.
+    Overfitting,
+    /// Validation accuracy above training by more than 2 standard errors.
+    ValidationAboveTraining,
+}
+
+/// Over-fitting at the end of one run: the final epoch's training accuracy minus its
+/// validation accuracy, against 2 standard errors of that validation accuracy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverfittingGap {
+    pub name: String,
+    /// The final epoch (1-based).
+    pub epoch: usize,
+    pub train_accuracy: f64,
+    pub val_accuracy: f64,
+    /// `train_accuracy - val_accuracy`, a fraction (0.002 is 0.2 points).
+    pub gap: f64,
+    /// Of `val_accuracy` measured on `validation_images` images.
+    pub standard_error: f64,
+    pub validation_images: usize,
+    pub verdict: GapVerdict,
+}
+
+impl OverfittingGap {
+    /// An error when the record has no epochs.
+    pub fn new(record: &RunRecord) -> Result<Self> {
+        let last = record.history.last().ok_or_else(|| {
+            Error::invalid(
+                format!("run record {:?}", record.spec.name),
+                "its history has no epochs, so there is nothing to compare",
+            )
+        })?;
+        let validation_images = record.validation_images();
+        let standard_error = standard_error(last.val_accuracy, validation_images);
+        let gap = last.train_accuracy - last.val_accuracy;
+        // Not larger than the noise is never called over-fitting.
+        let verdict = if gap.abs() <= 2.0 * standard_error {
+            GapVerdict::NoMeasurableOverfitting
+        } else if gap > 0.0 {
+            GapVerdict::Overfitting
+        } else {
+            GapVerdict::ValidationAboveTraining
+        };
+        Ok(OverfittingGap {
+            name: record.spec.name.clone(),
+            epoch: last.epoch,
+            train_accuracy: last.train_accuracy,
+            val_accuracy: last.val_accuracy,
+            gap,
+            standard_error,
+            validation_images,
+            verdict,
+        })
+    }
+
+    /// 2 standard errors, a fraction.
+    pub fn noise(&self) -> f64 {
+        2.0 * self.standard_error
+    }
+
+    /// The verdict without the run's name, for the comparison's lines.
+    fn sentence(&self) -> String {
+        let (position, verdict) = match self.verdict {
+            GapVerdict::NoMeasurableOverfitting => ("within", "no measurable over-fitting"),
+            GapVerdict::Overfitting => (
+                "beyond",
+                "over-fitting (it fits its training images better than new ones)",
+            ),
+            GapVerdict::ValidationAboveTraining => (
+                "beyond",
+                "validation above training (training accuracy is measured during the epoch, \
+                 as the weights change and with any dropout on; validation after it, without \
+                 dropout)",
+            ),
+        };
+        format!(
+            "at epoch {}, training accuracy {} against validation {}: gap {:+.2} points, \
+             {position} the {} noise (2 standard errors of a {}-image validation accuracy): \
+             {verdict}",
+            self.epoch,
+            pct(self.train_accuracy),
+            pct(self.val_accuracy),
+            100.0 * self.gap,
+            noise_points(self.noise()),
+            thousands(self.validation_images as u64),
+        )
+    }
+
+    pub fn evcxr_display(&self) {
+        print!("{}", evcxr_html(&text_to_html(&self.to_string())));
+    }
+}
+
+impl fmt::Display for OverfittingGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}.", self.name, self.sentence())
+    }
+}
+
+/// e.g. `±0.19-point`.
+fn noise_points(noise: f64) -> String {
+    format!("±{:.2}-point", 100.0 * noise)
+}
+
+/// e.g. `115 s`, or `2.5 s` for short runs.
+fn seconds(s: f64) -> String {
+    if s >= 10.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// `a / b`, as `2.0x`; `?x` when `b` is not positive.
+fn times(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("{:.1}x", a / b)
+    } else {
+        "?x".to_owned()
+    }
+}
+
+/// One run's numbers, as [`Comparison`] reports them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub name: String,
+    /// Epochs run (fewer than `planned_epochs` when early stopping ended the run).
+    pub epochs: usize,
+    pub planned_epochs: usize,
+    pub parameters: i64,
+    pub train_seconds: f64,
+    pub best_val_accuracy: f64,
+    /// The epoch (1-based) of `best_val_accuracy`.
+    pub best_epoch: usize,
+    pub final_val_accuracy: f64,
+    /// Reported only: never used to choose.
+    pub test_accuracy: f64,
+    /// The first epoch whose validation accuracy came within [`CONVERGED_WITHIN`] of the
+    /// run's best: how fast it converged.
+    pub converged_epoch: usize,
+    pub validation_images: usize,
+    pub gap: OverfittingGap,
+    /// Which images the run validated on: runs with equal values validated on the same ones.
+    validation_set: (ValidationSplit, Option<usize>),
+}
+
+impl RunSummary {
+    fn new(record: &RunRecord) -> Result<Self> {
+        let gap = OverfittingGap::new(record)?;
+        let epochs = &record.history.epochs;
+        let best = record.history.best_val_accuracy();
+        let best_val_accuracy = best.map_or(0.0, |e| e.val_accuracy);
+        // A small tolerance, so that an epoch exactly 0.5 points below counts despite rounding.
+        let converged_epoch = epochs
+            .iter()
+            .find(|e| e.val_accuracy >= best_val_accuracy - CONVERGED_WITHIN - 1e-12)
+            .map_or(0, |e| e.epoch);
+        Ok(RunSummary {
+            name: record.spec.name.clone(),
+            epochs: epochs.len(),
+            planned_epochs: record.spec.epochs,
+            parameters: record.parameters,
+            train_seconds: record.timings.train_seconds,
+            best_val_accuracy,
+            best_epoch: best.map_or(0, |e| e.epoch),
+            final_val_accuracy: gap.val_accuracy,
+            test_accuracy: record.test.accuracy,
+            converged_epoch,
+            validation_images: record.validation_images(),
+            gap,
+            validation_set: (record.spec.split.clone(), record.spec.train_limit),
+        })
+    }
+
+    /// The standard error of `best_val_accuracy`.
+    pub fn standard_error(&self) -> f64 {
+        standard_error(self.best_val_accuracy, self.validation_images)
+    }
+}
+
+/// 2 standard errors of the difference between two runs' best validation accuracies.
+///
+/// When both validated on the same images (same split, same `train_limit`), the larger of the
+/// two standard errors: the two measurements share their images and most of their errors, so
+/// the independent-samples formula would overstate the noise of the difference. Otherwise
+/// the two are independent samples, and the standard error of the difference is
+/// `sqrt(SE_a² + SE_b²)`.
+pub fn difference_noise(a: &RunSummary, b: &RunSummary) -> f64 {
+    let (se_a, se_b) = (a.standard_error(), b.standard_error());
+    if a.validation_set == b.validation_set {
+        2.0 * se_a.max(se_b)
+    } else {
+        2.0 * (se_a * se_a + se_b * se_b).sqrt()
+    }
+}
+
+/// One run against the baseline (the first run of a [`Comparison`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgainstBaseline {
+    /// The run's index in [`Comparison::runs`].
+    pub run: usize,
+    /// The run's best validation accuracy minus the baseline's, a fraction.
+    pub val_difference: f64,
+    /// [`difference_noise`] of the two, a fraction.
+    pub noise: f64,
+    pub within_noise: bool,
+    /// The run's parameters over the baseline's.
+    pub parameters_ratio: f64,
+    /// The run's training seconds over the baseline's.
+    pub time_ratio: f64,
+}
+
+/// Several runs side by side: each run's numbers and over-fitting verdict, every other run
+/// against the first (the baseline), the best by validation accuracy and the cheapest to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// In the order given; `runs[0]` is the baseline.
+    pub runs: Vec<RunSummary>,
+    /// One entry per run after the baseline, in order.
+    pub against_baseline: Vec<AgainstBaseline>,
+    /// Index of the run with the highest best validation accuracy (the first of equals).
+    pub best: usize,
+    /// Indices of the other runs whose best validation accuracy is within noise of the best's.
+    pub within_noise_of_best: Vec<usize>,
+    /// Index of the run with the least training time (the first of equals).
+    pub cheapest: usize,
+}
+
+impl Comparison {
+    /// An error when `runs` is empty, when two runs have the same name, or when a run has no
+    /// epochs.
+    pub fn new(runs: &[&RunRecord]) -> Result<Self> {
+        const WHAT: &str = "runs to compare";
+        if runs.is_empty() {
+            return Err(Error::invalid(
+                WHAT,
+                "none given; pass at least one run record",
+            ));
+        }
+        for (i, a) in runs.iter().enumerate() {
+            if runs[..i].iter().any(|b| b.spec.name == a.spec.name) {
+                return Err(Error::invalid(
+                    WHAT,
+                    format!(
+                        "two runs are named {:?}; give the runs distinct names (RunSpec::name), \
+                         so that every row and sentence names one run",
+                        a.spec.name
+                    ),
+                ));
+            }
+        }
+        let summaries = runs
+            .iter()
+            .map(|r| RunSummary::new(r))
+            .collect::<Result<Vec<_>>>()?;
+        let first_extreme = |better: &dyn Fn(&RunSummary, &RunSummary) -> bool| {
+            (1..summaries.len()).fold(0, |chosen, i| {
+                if better(&summaries[i], &summaries[chosen]) {
+                    i
+                } else {
+                    chosen
+                }
+            })
+        };
+        let best = first_extreme(&|a, b| a.best_val_accuracy > b.best_val_accuracy);
+        let cheapest = first_extreme(&|a, b| a.train_seconds < b.train_seconds);
+        let baseline = &summaries[0];
+        let against_baseline = (1..summaries.len())
+            .map(|i| {
+                let run = &summaries[i];
+                let val_difference = run.best_val_accuracy - baseline.best_val_accuracy;
+                let noise = difference_noise(run, baseline);
+                AgainstBaseline {
+                    run: i,
+                    val_difference,
+                    noise,
+                    within_noise: val_difference.abs() <= noise,
+                    parameters_ratio: run.parameters as f64 / baseline.parameters as f64,
+                    time_ratio: run.train_seconds / baseline.train_seconds,
+                }
+            })
+            .collect();
+        let within_noise_of_best = (0..summaries.len())
+            .filter(|&i| {
+                i != best
+                    && summaries[best].best_val_accuracy - summaries[i].best_val_accuracy
+                        <= difference_noise(&summaries[best], &summaries[i])
+            })
+            .collect();
+        Ok(Comparison {
+            runs: summaries,
+            against_baseline,
+            best,
+            within_noise_of_best,
+            cheapest,
+        })
+    }
+
+    pub fn baseline(&self) -> &RunSummary {
+        &self.runs[0]
+    }
+
+    /// The run with the highest best validation accuracy: the one to pick. Its test accuracy
+    /// is a reported fact, not a criterion.
+    pub fn best_by_validation(&self) -> &RunSummary {
+        &self.runs[self.best]
+    }
+
+    /// The run with the least training time.
+    pub fn cheapest_to_train(&self) -> &RunSummary {
+        &self.runs[self.cheapest]
+    }
+
+    /// The text as HTML: bullets as `<ul>`, other lines as paragraphs, everything escaped.
+    pub fn to_html(&self) -> String {
+        text_to_html(&self.to_string())
+    }
+
+    pub fn evcxr_display(&self) {
+        print!("{}", evcxr_html(&self.to_html()));
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let baseline = self.baseline();
+        if self.runs.len() > 1 {
+            writeln!(f, "Runs (the first, {}, is the baseline):", baseline.name)?;
+        } else {
+            writeln!(f, "Run:")?;
+        }
+        for r in &self.runs {
+            let epochs = if r.epochs < r.planned_epochs {
+                format!(
+                    "{} of {} epochs (stopped early)",
+                    r.epochs, r.planned_epochs
+                )
+            } else {
+                format!("{} epochs", r.epochs)
+            };
+            writeln!(
+                f,
+                "- {}: {epochs}, {} parameters, {} of training; best validation accuracy {} \
+                 at epoch {}, final {}, test {}; first within {:.1} points of its best \
+                 validation accuracy at epoch {}; {}.",
+                r.name,
+                thousands(r.parameters),
+                seconds(r.train_seconds),
+                pct(r.best_val_accuracy),
+                r.best_epoch,
+                pct(r.final_val_accuracy),
+                pct(r.test_accuracy),
+                100.0 * CONVERGED_WITHIN,
+                r.converged_epoch,
+                r.gap.sentence()
+            )?;
+        }
+        if !self.against_baseline.is_empty() {
+            writeln!(f, "\nAgainst the baseline:")?;
+        }
+        for a in &self.against_baseline {
+            let r = &self.runs[a.run];
+            writeln!(
+                f,
+                "- {} against {}: {:+.2} points of best validation accuracy ({} the {} \
+                 noise) for {} the parameters ({} vs {}) and {} the training time ({} vs {}).",
+                r.name,
+                baseline.name,
+                100.0 * a.val_difference,
+                if a.within_noise { "within" } else { "beyond" },
+                noise_points(a.noise),
+                times(r.parameters as f64, baseline.parameters as f64),
+                thousands(r.parameters),
+                thousands(baseline.parameters),
+                times(r.train_seconds, baseline.train_seconds),
+                seconds(r.train_seconds),
+                seconds(baseline.train_seconds),
+            )?;
+        }
+        let best = self.best_by_validation();
+        write!(
+            f,
+            "\nBest by validation accuracy: {} ({} at epoch {}); its test accuracy, reported \
+             only (the test set chooses nothing), is {}.",
+            best.name,
+            pct(best.best_val_accuracy),
+            best.best_epoch,
+            pct(best.test_accuracy)
+        )?;
+        if !self.within_noise_of_best.is_empty() {
+            let close: Vec<String> = self
+                .within_noise_of_best
+                .iter()
+                .map(|&i| {
+                    let r = &self.runs[i];
+                    format!(
+                        "{} ({:+.2} points, within the {} noise)",
+                        r.name,
+                        100.0 * (r.best_val_accuracy - best.best_val_accuracy),
+                        noise_points(difference_noise(best, r))
+                    )
+                })
+                .collect();
+            write!(
+                f,
+                " Within noise of it, so not measurably worse: {}.",
+                close.join(", ")
+            )?;
+        }
+        let cheapest = self.cheapest_to_train();
+        writeln!(
+            f,
+            "\nCheapest to train: {} ({}).",
+            cheapest.name,
+            seconds(cheapest.train_seconds)
+        )?;
+        write!(
+            f,
+            "\nNoise is 2 standard errors, sqrt(p(1-p)/N), of a validation accuracy p measured \
+             on N images. Between two runs validated on the same images it is the larger of \
+             their two (they share their images and most of their errors); otherwise that of \
+             the difference, sqrt(SE1² + SE2²).\n"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::run_record;
+
+    fn digits(n: usize) -> Vec<String> {
+        (0..n).map(|i| i.to_string()).collect()
+    }
+
+    /// A matrix from its counts.
+    fn matrix(counts: Vec<Vec<u64>>) -> ConfusionMatrix {
+        ConfusionMatrix {
+            classes: digits(counts.len()),
+            counts,
+        }
+    }
+
+    #[test]
+    fn confusions_by_count_then_by_cell() {
+        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
+        assert_eq!(m.errors(), 16);
+        let c = |actual, predicted, count| Confusion {
+            actual,
+            predicted,
+            count,
+        };
+        assert_eq!(
+            m.most_frequent_confusions(10),
+            vec![c(1, 0, 5), c(2, 0, 5), c(0, 1, 3), c(1, 2, 3)]
+        );
+        assert_eq!(m.most_frequent_confusions(1), vec![c(1, 0, 5)]);
+        assert!(matrix(vec![vec![4, 0], vec![0, 2]])
+            .most_frequent_confusions(3)
+            .is_empty());
+    }
+
+    #[test]
+    fn weakest_class_has_the_lowest_f1() {
+        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
+        let report = ClassificationReport::new(&m);
+        let weakest = report.weakest_class().unwrap();
+        assert_eq!(weakest.name, "1");
+        assert!(report.classes.iter().all(|c| c.f1 >= weakest.f1));
+    }
+
+    #[test]
+    fn error_analysis_names_errors_weakest_class_and_confusions() {
+        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
+        let text = ErrorAnalysis::new("CNN", &m).to_string();
+        let report = ClassificationReport::new(&m);
+        let w = &report.classes[1];
+        assert_eq!(
+            text,
+            format!(
+                "CNN: 16 errors in 166 test images (90.36% accuracy), macro F1 {:.4}; weakest \
+                 digit 1 (F1 {:.3}: precision {:.3}, recall {:.3}); most frequent confusions: \
+                 1 read as 0 (5 times), 2 read as 0 (5), 0 read as 1 (3).",
+                report.macro_avg.f1, w.f1, w.precision, w.recall
+            )
+        );
+        let mut big = matrix(vec![vec![9_000, 1], vec![0, 999]]);
+        big.classes = vec!["shirt".into(), "coat".into()];
+        assert_eq!(
+            ErrorAnalysis::new("MLP", &big).to_string(),
+            format!(
+                "MLP: 1 error in 10,000 test images (99.99% accuracy), macro F1 {:.4}; weakest \
+                 class coat (F1 0.999: precision 0.999, recall 1.000); most frequent confusion: \
+                 shirt read as coat (1 time).",
+                ClassificationReport::new(&big).macro_avg.f1
+            )
+        );
+        let perfect = ErrorAnalysis::new("X", &matrix(vec![vec![4, 0], vec![0, 2]]));
+        assert_eq!(
+            perfect.to_string(),
+            "X: no errors in 6 test images (100.00% accuracy), macro F1 1.0000."
+        );
+    }
+
+    #[test]
+    fn a_gap_within_two_standard_errors_is_not_over_fitting() {
+        // 2 SE of 98.9% on 12,000 images: 2 * sqrt(0.989 * 0.011 / 12000) = 0.001905.
+        let val = 0.989;
+        let two_se = 2.0 * (val * (1.0 - val) / 12_000.0f64).sqrt();
+        assert!((two_se - 0.001905).abs() < 1e-6);
+        let gap = |train: f64| {
+            OverfittingGap::new(&run_record("LSTM 32", 8138, &[(train, val)], 0.98, 60.0)).unwrap()
+        };
+        let inside = gap(val + 0.0018);
+        assert_eq!(inside.verdict, GapVerdict::NoMeasurableOverfitting);
+        assert_eq!(inside.validation_images, 12_000);
+        assert!((inside.noise() - two_se).abs() < 1e-12);
+        let text = inside.to_string();
+        assert!(
+            text.contains(
+                "gap +0.18 points, within the ±0.19-point noise (2 standard errors of a \
+                 12,000-image validation accuracy): no measurable over-fitting"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("over-fitting (it fits"), "{text}");
+        let inside_negative = gap(val - 0.0018);
+        assert_eq!(inside_negative.verdict, GapVerdict::NoMeasurableOverfitting);
+        let above = gap(val + 0.0020);
+        assert_eq!(above.verdict, GapVerdict::Overfitting);
+        assert!(
+            above
+                .to_string()
+                .contains("gap +0.20 points, beyond the ±0.19-point noise"),
+            "{above}"
+        );
+        assert!(above
+            .to_string()
+            .ends_with("over-fitting (it fits its training images better than new ones)."));
+        let below = gap(val - 0.0020);
+        assert_eq!(below.verdict, GapVerdict::ValidationAboveTraining);
+        let text = below.to_string();
+        assert!(
+            text.contains("gap -0.20 points, beyond") && text.contains("validation above training"),
+            "{text}"
+        );
+        assert!(text.contains("dropout"), "{text}");
+        let mut empty = run_record("empty", 1, &[], 0.5, 1.0);
+        empty.history.epochs.clear();
+        assert!(OverfittingGap::new(&empty).is_err());
+    }
+
+    fn three_runs() -> Vec<RunRecord> {
+        vec![
+            run_record(
+                "LSTM 32",
+                8138,
+                &[(0.95, 0.96), (0.975, 0.9805), (0.985, 0.984)],
+                0.982,
+                63.0,
+            ),
+            run_record(
+                "LSTM 2x32",
+                16_458,
+                &[(0.96, 0.97), (0.985, 0.988), (0.99, 0.991)],
+                0.985,
+                115.0,
+            ),
+            // The highest test accuracy, but not the highest validation accuracy.
+            run_record(
+                "LSTM 96",
+                40_000,
+                &[(0.97, 0.98), (0.99, 0.990)],
+                0.995,
+                90.0,
+            ),
+        ]
+    }
+
+    #[test]
+    fn against_the_baseline_with_costs_and_noise() {
+        let runs = three_runs();
+        let comparison = Comparison::new(&runs.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(comparison.baseline().name, "LSTM 32");
+        let a = &comparison.against_baseline[0];
+        assert_eq!(a.run, 1);
+        assert!((a.val_difference - 0.007).abs() < 1e-12);
+        // Same images: the larger SE, that of 98.4%: 2 * sqrt(0.984 * 0.016 / 12000) = 0.00229.
+        assert!((a.noise - 2.0 * (0.984 * 0.016 / 12_000.0f64).sqrt()).abs() < 1e-12);
+        assert!(!a.within_noise);
+        assert!((a.parameters_ratio - 16_458.0 / 8138.0).abs() < 1e-12);
+        let text = comparison.to_string();
+        assert!(
+            text.contains(
+                "- LSTM 2x32 against LSTM 32: +0.70 points of best validation accuracy (beyond \
+                 the ±0.23-point noise) for 2.0x the parameters (16,458 vs 8,138) and 1.8x the \
+                 training time (115 s vs 63 s)."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- LSTM 32: 3 epochs, 8,138 parameters, 63 s of training; best validation \
+                 accuracy 98.40% at epoch 3, final 98.40%, test 98.20%; first within 0.5 points \
+                 of its best validation accuracy at epoch 2; at epoch 3, training accuracy \
+                 98.50% against validation 98.40%: gap +0.10 points, within"
+            ),
+            "{text}"
+        );
+        assert_eq!(comparison.runs[1].converged_epoch, 2);
+        assert_eq!(comparison.runs[2].converged_epoch, 2);
+        assert_eq!(comparison.cheapest_to_train().name, "LSTM 32");
+        assert!(
+            text.contains("Cheapest to train: LSTM 32 (63 s)."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_best_run_is_chosen_by_validation_not_by_test_accuracy() {
+        let runs = three_runs();
+        let comparison = Comparison::new(&runs.iter().collect::<Vec<_>>()).unwrap();
+        assert_eq!(comparison.best, 1);
+        assert_eq!(comparison.best_by_validation().name, "LSTM 2x32");
+        // LSTM 96 is 0.10 points below: within noise of the best, and said so.
+        assert_eq!(comparison.within_noise_of_best, vec![2]);
+        let text = comparison.to_string();
+        assert!(
+            text.contains(
+                "Best by validation accuracy: LSTM 2x32 (99.10% at epoch 3); its test \
+                 accuracy, reported only (the test set chooses nothing), is 98.50%. Within \
+                 noise of it, so not measurably worse: LSTM 96 (-0.10 points"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn runs_on_different_validation_images_add_their_noise() {
+        let runs = three_runs();
+        let mut other = runs[1].clone();
+        other.spec.split = ValidationSplit::keras_tail(0.2);
+        let comparison = Comparison::new(&[&runs[0], &other]).unwrap();
+        let se = |p: f64| (p * (1.0 - p) / 12_000.0f64).sqrt();
+        let expected = 2.0 * (se(0.984).powi(2) + se(0.991).powi(2)).sqrt();
+        assert!((comparison.against_baseline[0].noise - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn duplicate_names_and_empty_lists_are_errors() {
+        let runs = three_runs();
+        let twice = Comparison::new(&[&runs[0], &runs[1], &runs[0]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            twice.contains("\"LSTM 32\"") && twice.contains("distinct names"),
+            "{twice}"
+        );
+        assert!(Comparison::new(&[]).is_err());
+        let single = Comparison::new(&[&runs[2]]).unwrap();
+        assert!(single.against_baseline.is_empty());
+        assert_eq!(single.best_by_validation().name, "LSTM 96");
+    }
+
+    #[test]
+    fn html_has_escaped_bullets_and_text_stays_plain() {
+        let mut runs = three_runs();
+        runs[0].spec.name = "a<b".into();
+        let comparison = Comparison::new(&runs.iter().collect::<Vec<_>>()).unwrap();
+        let text = comparison.to_string();
+        assert!(!text.contains("<li>") && text.contains("- a<b: 3 epochs"));
+        let html = comparison.to_html();
+        assert!(html.contains("<ul>\n<li>a&lt;b: 3 epochs"), "{html}");
+        assert!(html.contains("<p>Against the baseline:</p>"), "{html}");
+        assert_eq!(html.matches("<ul>").count(), 2);
+        assert_eq!(html.matches("<li>").count(), 5);
+    }
+}

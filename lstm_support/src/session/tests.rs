@@ -1,0 +1,114 @@
+use super::*;
+use crate::model::ModelConfig;
+use crate::training::Progress;
+
+fn tiny_spec() -> RunSpec {
+    let mut spec = RunSpec::new("tiny", ModelConfig::lstm(8, 0.15)).cosine_decay(2e-3);
+    spec.epochs = 2;
+    spec.batch_size = 32;
+    spec.options.progress = Progress::Silent;
+    spec
+}
+
+fn session(runs: &Path) -> Session {
+    Session::new(Device::Cpu, runs).with_data(crate::testutil::synthetic_mnist(200, 50))
+}
+
+#[test]
+fn a_finished_run_is_reused_unless_retraining_is_asked_for() {
+    let _rng = crate::torch_rng_lock();
+    let runs = tempfile::tempdir().unwrap();
+    let spec = tiny_spec();
+    let first = session(runs.path()).run(&spec).unwrap();
+    assert!(!first.reused);
+    assert_eq!(first.record.history.len(), 2);
+    assert_eq!(first.record.test.predictions.len(), 50);
+    assert_eq!(first.record.parameters, 8 * 4 * (28 + 8 + 1) + 90);
+    assert_eq!(first.record.key, spec.key());
+    assert!(first.dir.join(MODEL_FILE).is_file());
+    assert!(!first.dir.join("checkpoint").exists());
+    let again = session(runs.path()).run(&spec).unwrap();
+    assert!(again.reused);
+    assert_eq!(again.record, first.record);
+    // The reloaded model gives the recorded test accuracy.
+    let mnist = crate::testutil::synthetic_mnist(200, 50);
+    let evaluation = again.model.evaluate(&mnist.test).unwrap();
+    assert!((evaluation.accuracy - first.record.test.accuracy).abs() < 1e-12);
+    let retrained = session(runs.path()).retrain(true).run(&spec).unwrap();
+    assert!(!retrained.reused);
+    assert_eq!(retrained.record.test, first.record.test, "the same seeds give the same run");
+}
+
+#[test]
+fn quick_mode_runs_a_smaller_run_under_its_own_key() {
+    let _rng = crate::torch_rng_lock();
+    let runs = tempfile::tempdir().unwrap();
+    let mut spec = tiny_spec();
+    spec.epochs = 5;
+    let quick = session(runs.path()).quick(true);
+    assert_eq!(quick.spec(&spec).epochs, 2);
+    assert_ne!(quick.spec(&spec).key(), spec.key());
+    let run = quick.run(&spec).unwrap();
+    assert_eq!(run.record.history.len(), 2);
+    assert_eq!(run.record.spec.train_limit, Some(3000));
+    assert_eq!(quick.test_set(&spec).unwrap().len(), 50);
+}
+
+/// Rewrites a finished run the way version 1 stored it: under its version-1 key, weights in
+/// `weights.safetensors` under VarStore names, a format-1 record with the old layer form.
+fn make_version_1(run: &Run, spec: &RunSpec, runs: &Path) -> PathBuf {
+    let old_dir = spec.legacy_dir_v1(runs);
+    fs::rename(&run.dir, &old_dir).unwrap();
+    fs::remove_file(old_dir.join(MODEL_FILE)).unwrap();
+    tch::Tensor::write_safetensors(&run.model.weights_copy(), old_dir.join(LEGACY_WEIGHTS_FILE))
+        .unwrap();
+    let json = fs::read_to_string(old_dir.join(RECORD_FILE)).unwrap();
+    let old = json
+        .replace("\"format_version\": 2", "\"format_version\": 1")
+        .replace("\"type\": \"recurrent\",\n          \"cell\": \"lstm\",", "\"type\": \"lstm\",");
+    assert!(old.contains("\"type\": \"lstm\""), "{old}");
+    fs::write(old_dir.join(RECORD_FILE), old).unwrap();
+    old_dir
+}
+
+#[test]
+fn a_run_recorded_by_version_1_is_moved_and_reused_not_retrained() {
+    let _rng = crate::torch_rng_lock();
+    let runs = tempfile::tempdir().unwrap();
+    let spec = tiny_spec();
+    let first = session(runs.path()).run(&spec).unwrap();
+    let old_dir = make_version_1(&first, &spec, runs.path());
+    assert!(!first.dir.exists());
+    let migrated = session(runs.path()).run(&spec).unwrap();
+    assert!(migrated.reused);
+    assert_eq!(migrated.dir, first.dir);
+    assert!(!old_dir.exists());
+    assert!(migrated.dir.join(MODEL_FILE).is_file());
+    assert!(!migrated.dir.join(LEGACY_WEIGHTS_FILE).exists());
+    assert_eq!(migrated.record.key, spec.key());
+    assert_eq!(migrated.record.format_version, RECORD_FORMAT);
+    assert_eq!(migrated.record.history, first.record.history);
+    assert_eq!(migrated.record.test, first.record.test);
+    let mnist = crate::testutil::synthetic_mnist(200, 50);
+    let evaluation = migrated.model.evaluate(&mnist.test).unwrap();
+    assert!((evaluation.accuracy - first.record.test.accuracy).abs() < 1e-12);
+    // From now on it is found under its own key.
+    assert!(session(runs.path()).run(&spec).unwrap().reused);
+}
+
+#[test]
+fn the_session_line_shows_no_absolute_path() {
+    let line = Session::new(Device::Cpu, default_runs_dir()).describe();
+    assert!(line.contains("runs in runs/"), "{line}");
+    assert!(!line.contains(&crate::fsutil::project_root().display().to_string()), "{line}");
+}
+
+#[test]
+fn bad_specs_fail_before_training() {
+    let runs = tempfile::tempdir().unwrap();
+    let mut spec = tiny_spec();
+    spec.epochs = 0;
+    let err = session(runs.path()).run(&spec).unwrap_err().to_string();
+    assert!(err.contains("epochs"), "{err}");
+    assert!(fs::read_dir(runs.path()).unwrap().next().is_none(), "nothing written");
+}

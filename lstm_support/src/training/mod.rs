@@ -1,0 +1,410 @@
+//! Training: [`Trainer::fit`] (Keras' `model.fit`) on a [`Model`] you hold, per-epoch
+//! [`History`], progress, early stopping, the learning-rate schedule, and a checkpoint after
+//! every epoch ([`checkpoint`]: `Trainer::resume` continues an interrupted run). The trainer
+//! only trains: evaluation, prediction and saving belong to the [`Model`].
+//!
+//! ```no_run
+//! use lstm_support::{data, model::{Model, ModelConfig}, training::{Trainer, TrainOptions}};
+//! let mnist = data::load_mnist()?;
+//! let (train, validation) = mnist.train.split(&Default::default())?;
+//! let model = Model::new(&ModelConfig::lstm(32, 0.15), 42, tch::Device::Cpu)?;
+//! let mut trainer = Trainer::new(model, TrainOptions::default())?;
+//! let history = trainer.fit(&train, &validation, 10, 128)?;
+//! let model = trainer.into_model();
+//! let test = model.evaluate(&mnist.test)?; // once, at the end
+//! # Ok::<(), lstm_support::Error>(())
+//! ```
+pub mod checkpoint;
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::optim::{Adam, AdamConfig, LrSchedule};
+use crate::rng::SplitMix64;
+
+/// Metrics of one epoch, as Keras' `History.history` holds them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based.
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    /// Wall-clock seconds of the epoch, training and validation.
+    pub seconds: f64,
+}
+
+/// Every epoch's metrics, in order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub epochs: Vec<EpochMetrics>,
+}
+
+impl History {
+    pub fn len(&self) -> usize {
+        self.epochs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.epochs.is_empty()
+    }
+
+    pub fn last(&self) -> Option<&EpochMetrics> {
+        self.epochs.last()
+    }
+
+    /// The epoch with the highest validation accuracy.
+    pub fn best_val_accuracy(&self) -> Option<&EpochMetrics> {
+        self.epochs
+            .iter()
+            .max_by(|a, b| a.val_accuracy.total_cmp(&b.val_accuracy))
+    }
+
+    /// Mean seconds per epoch.
+    pub fn seconds_per_epoch(&self) -> f64 {
+        if self.epochs.is_empty() {
+            return 0.0;
+        }
+        self.epochs.iter().map(|e| e.seconds).sum::<f64>() / self.epochs.len() as f64
+    }
+}
+
+/// Keras' `EarlyStopping(monitor="val_loss", patience, min_delta, restore_best_weights)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    pub patience: usize,
+    pub min_delta: f64,
+    pub restore_best_weights: bool,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        EarlyStopping {
+            patience: 3,
+            min_delta: 0.0,
+            restore_best_weights: true,
+        }
+    }
+}
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Progress {
+    /// A bar on a terminal, one line per epoch elsewhere (a notebook, a log file).
+    #[default]
+    Auto,
+    Bar,
+    Lines,
+    Silent,
+}
+
+/// Everything about training except the epochs and batch size given to `fit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Seeds the initial weights, the shuffles and the dropout masks.
+    pub seed: u64,
+    pub adam: AdamConfig,
+    pub early_stopping: Option<EarlyStopping>,
+    /// How the learning rate moves over the run; resolved against the `epochs` given to
+    /// `fit`, so it means the same whatever order a spec is written in.
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
+    /// Where a checkpoint is written after every epoch (none when `None`). Not part of what a
+    /// run is, so not serialized.
+    #[serde(skip)]
+    pub checkpoint_dir: Option<PathBuf>,
+    /// How progress is shown; not serialized either.
+    #[serde(skip)]
+    pub progress: Progress,
+}
+
+impl TrainOptions {
+    /// e.g. `Adam 0.001` or `Adam 0.002, cosine decay to 0 over the run`, for tables and logs.
+    pub fn optimizer_description(&self) -> String {
+        match self.lr_schedule {
+            LrSchedule::Constant => format!("Adam {}", self.adam.learning_rate),
+            schedule => format!("Adam {}, {}", self.adam.learning_rate, schedule.describe()),
+        }
+    }
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            seed: 42,
+            adam: AdamConfig::default(),
+            early_stopping: None,
+            lr_schedule: LrSchedule::Constant,
+            checkpoint_dir: None,
+            progress: Progress::Auto,
+        }
+    }
+}
+
+/// The best epoch so far, for early stopping.
+#[derive(Debug)]
+struct Best {
+    epoch: usize,
+    val_loss: f64,
+    weights: Vec<(String, Tensor)>,
+}
+
+/// Trains one [`Model`]: the optimizer state, the history, early stopping.
+#[derive(Debug)]
+pub struct Trainer {
+    model: Model,
+    adam: Adam,
+    options: TrainOptions,
+    history: History,
+    best: Option<Best>,
+    stopped_early: bool,
+    batch_size: Option<usize>,
+}
+
+impl Trainer {
+    /// A trainer for `model` (Adam over all its parameters).
+    pub fn new(model: Model, options: TrainOptions) -> Result<Self> {
+        options.adam.validate()?;
+        options.lr_schedule.validate()?;
+        let adam = Adam::new(model.variables(), options.adam)?;
+        Ok(Trainer {
+            model,
+            adam,
+            options,
+            history: History::default(),
+            best: None,
+            stopped_early: false,
+            batch_size: None,
+        })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The trained model, for evaluation, prediction and saving.
+    pub fn into_model(self) -> Model {
+        self.model
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn options(&self) -> &TrainOptions {
+        &self.options
+    }
+
+    /// Whether early stopping ended the last `fit`.
+    pub fn stopped_early(&self) -> bool {
+        self.stopped_early
+    }
+
+    /// Trains until the history holds `epochs` epochs (so after [`Trainer::resume`] it
+    /// continues where the checkpoint stopped), validating after each, and returns the
+    /// history. The data are shuffled each epoch from the seed.
+    pub fn fit(
+        &mut self,
+        train: &Dataset,
+        validation: &Dataset,
+        epochs: usize,
+        batch_size: usize,
+    ) -> Result<History> {
+        self.fit_until(train, validation, epochs, batch_size, epochs)
+    }
+
+    /// [`Trainer::fit`] for a run of `epochs` epochs that stops after epoch `stop_after`, as a
+    /// run that was interrupted there (tests of resuming use it).
+    fn fit_until(
+        &mut self,
+        train: &Dataset,
+        validation: &Dataset,
+        epochs: usize,
+        batch_size: usize,
+        stop_after: usize,
+    ) -> Result<History> {
+        if batch_size == 0 {
+            return Err(Error::invalid("batch_size", "0; it must be at least 1"));
+        }
+        if epochs == 0 {
+            return Err(Error::invalid("epochs", "0; train for at least 1 epoch"));
+        }
+        if train.is_empty() {
+            return Err(Error::invalid("training set", "it is empty"));
+        }
+        if validation.is_empty() {
+            return Err(Error::invalid("validation set", "it is empty"));
+        }
+        if let Some(previous) = self.batch_size.filter(|&b| b != batch_size) {
+            return Err(Error::invalid(
+                "batch_size",
+                format!("{batch_size}, but this run was trained with {previous}; resuming needs the same"),
+            ));
+        }
+        self.batch_size = Some(batch_size);
+        while self.history.len() < epochs.min(stop_after) && !self.stopped_early {
+            let epoch = self.history.len() + 1;
+            let started = Instant::now();
+            let (train_loss, train_accuracy) =
+                self.train_epoch(train, batch_size, epoch, epochs)?;
+            let (val_loss, val_accuracy) = self.model.loss_and_accuracy(validation)?;
+            let metrics = EpochMetrics {
+                epoch,
+                train_loss,
+                train_accuracy,
+                val_loss,
+                val_accuracy,
+                seconds: started.elapsed().as_secs_f64(),
+            };
+            if self.progress() != Progress::Silent {
+                println!(
+                    "epoch {epoch:>3}/{epochs}  loss {train_loss:.4}  accuracy {train_accuracy:.4}  \
+                     val_loss {val_loss:.4}  val_accuracy {val_accuracy:.4}  {:.1} s",
+                    metrics.seconds
+                );
+            }
+            self.history.epochs.push(metrics);
+            self.update_early_stopping(val_loss)?;
+            if let Some(dir) = self.options.checkpoint_dir.clone() {
+                checkpoint::save(self, &dir)?;
+            }
+        }
+        Ok(self.history.clone())
+    }
+
+    fn progress(&self) -> Progress {
+        match self.options.progress {
+            Progress::Auto if std::io::stderr().is_terminal() => Progress::Bar,
+            Progress::Auto => Progress::Lines,
+            other => other,
+        }
+    }
+
+    /// One pass over the shuffled training set; returns the mean loss and accuracy.
+    fn train_epoch(
+        &mut self,
+        train: &Dataset,
+        batch_size: usize,
+        epoch: usize,
+        epochs: usize,
+    ) -> Result<(f64, f64)> {
+        // Seeds derived from (seed, epoch) alone, so a resumed run draws the same shuffles and
+        // dropout masks as an uninterrupted one.
+        let epoch_seed = self.options.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        tch::manual_seed(epoch_seed as i64);
+        let mut order: Vec<i64> = (0..train.len() as i64).collect();
+        SplitMix64::new(epoch_seed).shuffle(&mut order);
+
+        let batches = order.chunks(batch_size).count();
+        let bar = (self.progress() == Progress::Bar).then(|| progress_bar(batches, epoch, epochs));
+        let device = self.model.device();
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
+        for (batch_index, indices) in order.chunks(batch_size).enumerate() {
+            let index = Tensor::from_slice(indices);
+            let images = train.images().index_select(0, &index).to_device(device);
+            let labels = train.labels().index_select(0, &index).to_device(device);
+            self.adam.zero_grad();
+            let step = self.model.training_step(&images, &labels)?;
+            if !step.loss.is_finite() {
+                return Err(Error::NonFiniteLoss {
+                    epoch,
+                    batch: batch_index + 1,
+                    value: step.loss,
+                });
+            }
+            let update = (epoch - 1) * batches + batch_index;
+            let learning_rate = self.options.lr_schedule.learning_rate(
+                self.options.adam.learning_rate,
+                update,
+                batches,
+                epochs,
+            );
+            self.adam.step_with_learning_rate(learning_rate);
+            let n = indices.len();
+            loss_sum += step.loss * n as f64;
+            correct += step.correct;
+            seen += n;
+            if let Some(bar) = &bar {
+                bar.set_message(format!(
+                    "loss {:.4}  accuracy {:.4}",
+                    loss_sum / seen as f64,
+                    correct as f64 / seen as f64
+                ));
+                bar.inc(1);
+            }
+        }
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+        Ok((loss_sum / seen as f64, correct as f64 / seen as f64))
+    }
+
+    fn update_early_stopping(&mut self, val_loss: f64) -> Result<()> {
+        let Some(rule) = self.options.early_stopping else {
+            return Ok(());
+        };
+        let epoch = self.history.len();
+        let improved = self
+            .best
+            .as_ref()
+            .is_none_or(|best| val_loss < best.val_loss - rule.min_delta);
+        if improved {
+            self.best = Some(Best {
+                epoch,
+                val_loss,
+                weights: self.model.weights_copy(),
+            });
+        } else if let Some((best_epoch, weights)) = self
+            .best
+            .as_ref()
+            .filter(|best| epoch - best.epoch >= rule.patience)
+            .map(|best| {
+                let weights: BTreeMap<String, Tensor> = best
+                    .weights
+                    .iter()
+                    .map(|(k, t)| (k.clone(), t.shallow_clone()))
+                    .collect();
+                (best.epoch, weights)
+            })
+        {
+            self.stopped_early = true;
+            if rule.restore_best_weights {
+                self.model.load_named(&weights, "", "best weights")?;
+            }
+            if self.progress() != Progress::Silent {
+                println!(
+                    "early stopping: no val_loss improvement for {} epochs; best epoch {best_epoch}{}",
+                    rule.patience,
+                    if rule.restore_best_weights { ", its weights restored" } else { "" }
+                );
+            }
+        }
+        Ok(())
+    }
+
+}
+
+fn progress_bar(batches: usize, epoch: usize, epochs: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(batches as u64);
+    let style = indicatif::ProgressStyle::with_template(
+        "epoch {prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(format!("{epoch}/{epochs}"));
+    bar
+}
+
+#[cfg(test)]
+mod tests;
