@@ -629,10 +629,85 @@ impl fmt::Display for Comparison {
     }
 }
 
+/// What a recurrent model knows part-way through the image: its accuracy after reading k
+/// rows ([`crate::model::Model::accuracy_by_rows`]) at the middle and at the end, and the first
+/// k at which it reaches a level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadingByRows {
+    pub name: String,
+    /// (rows read, accuracy), k = 1 to 28.
+    pub points: Vec<(usize, f64)>,
+}
+
+impl ReadingByRows {
+    pub fn new(name: &str, points: &[(usize, f64)]) -> Result<Self> {
+        if points.is_empty() {
+            return Err(Error::invalid(
+                "accuracy by rows",
+                "no points; give the output of accuracy_by_rows",
+            ));
+        }
+        Ok(ReadingByRows {
+            name: name.to_owned(),
+            points: points.to_vec(),
+        })
+    }
+
+    /// Accuracy after reading `rows` rows, if measured.
+    pub fn after(&self, rows: usize) -> Option<f64> {
+        self.points.iter().find(|(k, _)| *k == rows).map(|(_, a)| *a)
+    }
+
+    /// The first number of rows after which the accuracy reaches `level`.
+    pub fn rows_to_reach(&self, level: f64) -> Option<usize> {
+        self.points.iter().find(|(_, a)| *a >= level).map(|(k, _)| *k)
+    }
+
+    pub fn evcxr_display(&self) {
+        print!("{}", evcxr_html(&text_to_html(&self.to_string())));
+    }
+}
+
+impl fmt::Display for ReadingByRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let last = self.points[self.points.len() - 1];
+        let middle = self.points[(self.points.len() - 1) / 2];
+        let reach = |level: f64| match self.rows_to_reach(level) {
+            Some(k) => format!("after {k} rows"),
+            None => "never".to_owned(),
+        };
+        write!(
+            f,
+            "{}: {} after {} of {} rows, {} after all {}; 50% is first reached {}, 90% {}.",
+            self.name,
+            pct(middle.1),
+            middle.0,
+            last.0,
+            pct(last.1),
+            last.0,
+            reach(0.5),
+            reach(0.9)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testutil::run_record;
+
+    #[test]
+    fn reading_by_rows_names_the_middle_the_end_and_the_levels() {
+        let points: Vec<(usize, f64)> = (1..=28).map(|k| (k, k as f64 / 28.0)).collect();
+        let reading = ReadingByRows::new("LSTM 32", &points).unwrap();
+        assert_eq!(reading.rows_to_reach(0.9), Some(26));
+        assert_eq!(reading.after(14), Some(0.5));
+        let text = reading.to_string();
+        assert!(text.contains("50.00% after 14 of 28 rows"), "{text}");
+        assert!(text.contains("100.00% after all 28"), "{text}");
+        assert!(text.contains("90% after 26 rows"), "{text}");
+        assert!(ReadingByRows::new("x", &[]).is_err());
+    }
 
     fn digits(n: usize) -> Vec<String> {
         (0..n).map(|i| i.to_string()).collect()

@@ -186,6 +186,9 @@ pub(crate) fn text_to_html(text: &str) -> String {
     html
 }
 
+/// A path relative to the project root, for outputs that must not show a machine's paths.
+pub use crate::fsutil::display_path;
+
 /// An integer with a comma every three digits: `8,138`, `10,000`, `-1,234`.
 pub fn thousands(n: impl Into<i128>) -> String {
     let n: i128 = n.into();

@@ -117,11 +117,6 @@ impl RunSpec {
         runs_dir.join(format!("{}-{}", self.slug(), self.key()))
     }
 
-    /// Where version 1 kept this run.
-    pub fn legacy_dir_v1(&self, runs_dir: &Path) -> PathBuf {
-        runs_dir.join(format!("{}-{}", self.slug(), self.legacy_key_v1()))
-    }
-
     /// The name in lower case with `-` for anything but letters and digits.
     fn slug(&self) -> String {
         let slug: String = self

@@ -244,9 +244,24 @@ impl Session {
     /// `weights.safetensors`: move it to today's directory, write its model file and update
     /// its record, saying so; never retrain it silently.
     fn migrate_version_1(&self, spec: &RunSpec, dir: &Path) -> Result<Option<Run>> {
-        let old_dir = spec.legacy_dir_v1(&self.runs_dir);
+        // Found by its key, whatever name it was recorded under.
+        let suffix = format!("-{}", spec.legacy_key_v1());
+        let Some(old_dir) = fs::read_dir(&self.runs_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| {
+                path.file_name()
+                    .is_some_and(|name| name.to_string_lossy().ends_with(&suffix))
+                    && path.join(RECORD_FILE).is_file()
+                    && path.join(LEGACY_WEIGHTS_FILE).is_file()
+            })
+        else {
+            return Ok(None);
+        };
         let (old_record, old_weights) = (old_dir.join(RECORD_FILE), old_dir.join(LEGACY_WEIGHTS_FILE));
-        if !(old_record.is_file() && old_weights.is_file()) || dir.exists() {
+        if dir.exists() {
             return Ok(None);
         }
         let mut record = RunRecord::load(&old_record)?;

@@ -291,6 +291,45 @@ pub struct Mnist {
     pub classes: Vec<String>,
 }
 
+impl Mnist {
+    /// e.g. "60,000 training and 10,000 test images of 28 x 28 pixels (floats in [0, 1]),
+    /// labels 0-9, read from ../shared/data/mnist": what was loaded, with the directory shown
+    /// relative to the project.
+    pub fn describe(&self) -> String {
+        let size = self.train.images().size();
+        let (height, width) = (size.get(1).copied().unwrap_or(0), size.get(2).copied().unwrap_or(0));
+        format!(
+            "{} training and {} test images of {height} x {width} pixels (floats in [0, 1]), \
+             {} classes ({}), read from {}",
+            crate::display::thousands(self.train.len() as u64),
+            crate::display::thousands(self.test.len() as u64),
+            self.classes.len(),
+            self.classes.join(", "),
+            crate::fsutil::display_path(&self.dir)
+        )
+    }
+
+    /// Images per class in the training and the test set.
+    pub fn class_counts_table(&self) -> crate::display::Table {
+        use crate::display::{thousands, Align, Table};
+        let rows = self
+            .classes
+            .iter()
+            .zip(self.train.class_counts())
+            .zip(self.test.class_counts())
+            .map(|((name, train), test)| {
+                vec![name.clone(), thousands(train as u64), thousands(test as u64)]
+            })
+            .collect();
+        Table {
+            caption: "Images per class".into(),
+            header: ["class", "training", "test"].map(String::from).to_vec(),
+            align: vec![Align::Left, Align::Right, Align::Right],
+            rows,
+        }
+    }
+}
+
 /// Loads MNIST from the usual places (see [`Loader`]).
 pub fn load_mnist() -> Result<Mnist> {
     Loader::mnist().load()

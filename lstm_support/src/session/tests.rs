@@ -57,7 +57,8 @@ fn quick_mode_runs_a_smaller_run_under_its_own_key() {
 /// Rewrites a finished run the way version 1 stored it: under its version-1 key, weights in
 /// `weights.safetensors` under VarStore names, a format-1 record with the old layer form.
 fn make_version_1(run: &Run, spec: &RunSpec, runs: &Path) -> PathBuf {
-    let old_dir = spec.legacy_dir_v1(runs);
+    // Under another name: the key finds it.
+    let old_dir = runs.join(format!("old-name-{}", spec.legacy_key_v1()));
     fs::rename(&run.dir, &old_dir).unwrap();
     fs::remove_file(old_dir.join(MODEL_FILE)).unwrap();
     tch::Tensor::write_safetensors(&run.model.weights_copy(), old_dir.join(LEGACY_WEIGHTS_FILE))
