@@ -70,9 +70,12 @@ $(STAMPS)/kernel-warm: $(STAMPS)/kernel tools/warm-kernel.ipynb
 test: setup
 	@echo "==> cargo test (first run compiles tch against libtorch: a few minutes)"
 	cargo test --workspace
+	@echo "==> Checking the notebooks: short cells, no unwrap/panic, no Debug output, no absolute paths"
+	@$(PYTHON) tools/check_notebooks.py notebooks/*.ipynb
 	@echo "==> Executing every notebook in quick mode (QUICK=1) into target/notebooks-quick/"
 	@QUICK=1 $(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
 		--output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
+	@$(PYTHON) tools/check_notebooks.py target/notebooks-quick/*.ipynb
 
 notebooks: setup
 	@echo "==> Executing every notebook; outputs saved in place, HTML in notebooks/html/"

@@ -317,7 +317,9 @@ const RUN_COLUMNS: [Column; 17] = [
     ("run", Align::Left, |r| r.spec.name.clone()),
     ("model", Align::Left, |r| r.spec.model.describe()),
     ("parameters", Align::Right, |r| thousands(r.parameters)),
-    ("optimizer", Align::Left, |r| r.spec.options.optimizer_description()),
+    ("optimizer", Align::Left, |r| {
+        r.spec.options.optimizer_description()
+    }),
     ("epochs", Align::Right, |r| r.history.len().to_string()),
     ("batch", Align::Right, |r| r.spec.batch_size.to_string()),
     ("seed", Align::Right, |r| r.spec.options.seed.to_string()),
@@ -348,7 +350,8 @@ const RUN_COLUMNS: [Column; 17] = [
 /// batch, seed, split, train images (the pool less the validation images), best and final
 /// validation accuracy, test accuracy and loss, seconds per epoch, training seconds, device
 /// and the run's key.
-pub fn runs_table(records: &[&RunRecord]) -> Table {
+pub fn runs_table<R: std::borrow::Borrow<RunRecord>>(records: &[R]) -> Table {
+    let records: Vec<&RunRecord> = records.iter().map(|r| r.borrow()).collect();
     Table {
         caption: "Runs".into(),
         header: RUN_COLUMNS.iter().map(|c| c.0.to_owned()).collect(),
@@ -360,9 +363,60 @@ pub fn runs_table(records: &[&RunRecord]) -> Table {
     }
 }
 
+/// The first `n` test images' true class, predicted class and the confidence of the
+/// prediction, a row each; wrong predictions are marked.
+pub fn predictions_table(test: &crate::record::TestMetrics, n: usize) -> Table {
+    let rows = test
+        .labels
+        .iter()
+        .zip(&test.predictions)
+        .zip(&test.confidences)
+        .take(n)
+        .enumerate()
+        .map(|(i, ((label, predicted), confidence))| {
+            vec![
+                i.to_string(),
+                label.to_string(),
+                predicted.to_string(),
+                format!("{confidence:.2}"),
+                if label == predicted { "" } else { "wrong" }.to_owned(),
+            ]
+        })
+        .collect();
+    Table {
+        caption: format!("The first {n} test images"),
+        header: ["test image", "true", "predicted", "confidence", ""]
+            .map(String::from)
+            .to_vec(),
+        align: vec![
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Left,
+        ],
+        rows,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn predictions_table_marks_the_wrong_ones() {
+        let test = crate::record::TestMetrics {
+            loss: 0.1,
+            accuracy: 0.5,
+            predictions: vec![7, 3, 1],
+            labels: vec![7, 2, 1],
+            confidences: vec![0.99, 0.6, 0.8],
+        };
+        let table = predictions_table(&test, 2);
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(table.rows[1], ["1", "2", "3", "0.60", "wrong"]);
+        assert_eq!(table.rows[0][4], "");
+    }
     use crate::metrics::ConfusionMatrix;
     use crate::testutil::run_record;
 

@@ -65,7 +65,10 @@ pub fn display_path(path: &Path) -> String {
         let shown = inside.display().to_string();
         return if shown.is_empty() { ".".into() } else { shown };
     }
-    if let Some(beside) = root.parent().and_then(|parent| path.strip_prefix(parent).ok()) {
+    if let Some(beside) = root
+        .parent()
+        .and_then(|parent| path.strip_prefix(parent).ok())
+    {
         return Path::new("..").join(beside).display().to_string();
     }
     path.display().to_string()

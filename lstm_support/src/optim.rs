@@ -92,16 +92,20 @@ impl LrSchedule {
         match *self {
             LrSchedule::Constant => "constant".to_owned(),
             // "to 0" reads better than "to 0x" for the common case.
-            LrSchedule::CosineDecay { alpha } if alpha == 0.0 => {
-                "cosine decay to 0 over the run".to_owned()
-            }
+            LrSchedule::CosineDecay { alpha: 0.0 } => "cosine decay to 0 over the run".to_owned(),
             LrSchedule::CosineDecay { alpha } => format!("cosine decay to {alpha}x over the run"),
         }
     }
 
     /// The rate for update number `step` (0-based) of a run of `epochs` epochs of
     /// `steps_per_epoch` batches.
-    pub fn learning_rate(&self, base: f64, step: usize, steps_per_epoch: usize, epochs: usize) -> f64 {
+    pub fn learning_rate(
+        &self,
+        base: f64,
+        step: usize,
+        steps_per_epoch: usize,
+        epochs: usize,
+    ) -> f64 {
         match *self {
             LrSchedule::Constant => base,
             LrSchedule::CosineDecay { alpha } => {

@@ -15,6 +15,7 @@ use crate::data::{Dataset, TestSet};
 use crate::error::{Error, Result};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Model;
+use crate::record::RunRecord;
 use crate::training::History;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -455,6 +456,18 @@ pub fn compare_runs(runs: &[(&str, &History)], title: &str) -> Result<Figure> {
                 .collect(),
         },
     )
+}
+
+/// [`compare_runs`] for run records (or runs' records), each labelled with its name.
+pub fn compare_records<R: std::borrow::Borrow<RunRecord>>(
+    records: &[R],
+    title: &str,
+) -> Result<Figure> {
+    let runs: Vec<(&str, &History)> = records
+        .iter()
+        .map(|r| (r.borrow().spec.name.as_str(), &r.borrow().history))
+        .collect();
+    compare_runs(&runs, title)
 }
 
 /// White to dark blue.

@@ -130,8 +130,13 @@ impl RunSpec {
                 }
             })
             .collect();
-        let slug = slug.trim_matches('-');
-        if slug.is_empty() { "run" } else { slug }.to_owned()
+        // One dash between words: `LSTM 32 (30 epochs)` is `lstm-32-30-epochs`.
+        let words: Vec<&str> = slug.split('-').filter(|w| !w.is_empty()).collect();
+        if words.is_empty() {
+            "run".to_owned()
+        } else {
+            words.join("-")
+        }
     }
 
     /// Checks everything a run needs before any training starts.
@@ -422,11 +427,18 @@ mod tests {
         assert_ne!(a.key(), d.key());
         let e = a.clone().cosine_decay(1e-3);
         assert_ne!(a.key(), e.key());
-        assert!(a.canonical_description().starts_with("lstm_support run v2 {"));
+        assert!(a
+            .canonical_description()
+            .starts_with("lstm_support run v2 {"));
         assert!(a
             .dir(Path::new("runs"))
             .to_string_lossy()
             .starts_with("runs/lstm-32-"));
+        let named = RunSpec::new("LSTM 32 (30 epochs)", ModelConfig::lstm(32, 0.15));
+        assert!(named
+            .dir(Path::new("runs"))
+            .to_string_lossy()
+            .starts_with("runs/lstm-32-30-epochs-"));
     }
 
     #[test]
@@ -459,8 +471,14 @@ mod tests {
             ..Default::default()
         };
         let cases = [
-            (cosine("", ModelConfig::lstm(32, 0.15), 30), "4a3f8a157a40db4b"),
-            (cosine("", ModelConfig::lstm(32, 0.15), 12), "9cb8b38c74079fa4"),
+            (
+                cosine("", ModelConfig::lstm(32, 0.15), 30),
+                "4a3f8a157a40db4b",
+            ),
+            (
+                cosine("", ModelConfig::lstm(32, 0.15), 12),
+                "9cb8b38c74079fa4",
+            ),
             (
                 RunSpec {
                     epochs: 10,
@@ -468,9 +486,18 @@ mod tests {
                 },
                 "243af0c4aa32aa01",
             ),
-            (cosine("", ModelConfig::lstm(48, 0.15), 12), "46a97b2d0ab2b092"),
-            (cosine("", ModelConfig::lstm(96, 0.15), 12), "8a71c26aab6de8f3"),
-            (cosine("", ModelConfig::lstm(256, 0.15), 12), "83b31f3fad2434c3"),
+            (
+                cosine("", ModelConfig::lstm(48, 0.15), 12),
+                "46a97b2d0ab2b092",
+            ),
+            (
+                cosine("", ModelConfig::lstm(96, 0.15), 12),
+                "8a71c26aab6de8f3",
+            ),
+            (
+                cosine("", ModelConfig::lstm(256, 0.15), 12),
+                "83b31f3fad2434c3",
+            ),
             (
                 cosine(
                     "",
@@ -547,10 +574,7 @@ mod tests {
         let json = serde_json::to_string(&record).unwrap();
         // Version 1 tagged the layer by its cell and gave the schedule a length.
         let old = json
-            .replace(
-                r#"{"type":"recurrent","cell":"gru","#,
-                r#"{"type":"gru","#,
-            )
+            .replace(r#"{"type":"recurrent","cell":"gru","#, r#"{"type":"gru","#)
             .replace(
                 r#"{"type":"cosine_decay","alpha""#,
                 r#"{"type":"cosine_decay","decay_epochs":10,"alpha""#,

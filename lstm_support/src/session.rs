@@ -11,6 +11,7 @@
 //! ```
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::Instant;
 
 use once_cell::unsync::OnceCell;
@@ -35,7 +36,7 @@ pub struct Session {
     quick: bool,
     retrain: bool,
     data_dir: Option<PathBuf>,
-    mnist: OnceCell<Mnist>,
+    mnist: OnceCell<Rc<Mnist>>,
 }
 
 /// A run, either just trained or loaded from its record, with its trained model.
@@ -125,7 +126,7 @@ impl Session {
 
     /// Uses `mnist` instead of loading it (tests use small synthetic data).
     pub fn with_data(self, mnist: Mnist) -> Self {
-        let _ = self.mnist.set(mnist);
+        let _ = self.mnist.set(Rc::new(mnist));
         self
     }
 
@@ -161,12 +162,18 @@ impl Session {
         )
     }
 
-    /// MNIST, loaded and verified on first use.
-    pub fn mnist(&self) -> Result<&Mnist> {
-        self.mnist.get_or_try_init(|| match &self.data_dir {
-            Some(dir) => Loader::mnist().dir(dir).load(),
-            None => Loader::mnist().load(),
-        })
+    /// MNIST, loaded and verified on first use; later calls share it. (An `Rc`, not a
+    /// reference, so that a notebook can keep it in a variable of its own.)
+    pub fn mnist(&self) -> Result<Rc<Mnist>> {
+        self.mnist
+            .get_or_try_init(|| {
+                match &self.data_dir {
+                    Some(dir) => Loader::mnist().dir(dir).load(),
+                    None => Loader::mnist().load(),
+                }
+                .map(Rc::new)
+            })
+            .cloned()
     }
 
     /// `spec` as this session runs it: shrunk in quick mode.
@@ -191,7 +198,7 @@ impl Session {
     /// The test images `spec` is evaluated on (all, or the first 1,000 in quick mode), in the
     /// order of its record's predictions.
     pub fn test_set(&self, spec: &RunSpec) -> Result<TestSet> {
-        Ok(self.spec(spec).test_set(self.mnist()?))
+        Ok(self.spec(spec).test_set(&*self.mnist()?))
     }
 
     /// Loads the finished run for `spec` (in quick mode, its quick version), or trains it
@@ -260,7 +267,8 @@ impl Session {
         else {
             return Ok(None);
         };
-        let (old_record, old_weights) = (old_dir.join(RECORD_FILE), old_dir.join(LEGACY_WEIGHTS_FILE));
+        let (old_record, old_weights) =
+            (old_dir.join(RECORD_FILE), old_dir.join(LEGACY_WEIGHTS_FILE));
         if dir.exists() {
             return Ok(None);
         }
@@ -297,7 +305,7 @@ impl Session {
                 .map_err(|e| io_error("remove", &checkpoint_dir, e))?;
         }
         let (train, validation) = self.split(spec)?;
-        let test = spec.test_set(self.mnist()?);
+        let test = spec.test_set(&*self.mnist()?);
         let mut trainer = if checkpoint::exists(&checkpoint_dir) {
             let trainer = Trainer::resume(&checkpoint_dir, self.device)?;
             println!(

@@ -98,7 +98,9 @@ impl ValueEnum for ModelChoice {
     fn to_possible_value(&self) -> Option<PossibleValue> {
         match self {
             ModelChoice::Recurrent(cell) => cell.to_possible_value(),
-            ModelChoice::Cnn => Some(PossibleValue::new("cnn").help("Conv2D(32) -> MaxPooling2D -> Flatten -> Dense")),
+            ModelChoice::Cnn => Some(
+                PossibleValue::new("cnn").help("Conv2D(32) -> MaxPooling2D -> Flatten -> Dense"),
+            ),
             ModelChoice::CnnDeep => Some(
                 PossibleValue::new("cnn-deep")
                     .help("two convolution + pooling blocks, Dense(128), dropout"),

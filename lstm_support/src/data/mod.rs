@@ -297,7 +297,10 @@ impl Mnist {
     /// relative to the project.
     pub fn describe(&self) -> String {
         let size = self.train.images().size();
-        let (height, width) = (size.get(1).copied().unwrap_or(0), size.get(2).copied().unwrap_or(0));
+        let (height, width) = (
+            size.get(1).copied().unwrap_or(0),
+            size.get(2).copied().unwrap_or(0),
+        );
         format!(
             "{} training and {} test images of {height} x {width} pixels (floats in [0, 1]), \
              {} classes ({}), read from {}",
@@ -318,7 +321,11 @@ impl Mnist {
             .zip(self.train.class_counts())
             .zip(self.test.class_counts())
             .map(|((name, train), test)| {
-                vec![name.clone(), thousands(train as u64), thousands(test as u64)]
+                vec![
+                    name.clone(),
+                    thousands(train as u64),
+                    thousands(test as u64),
+                ]
             })
             .collect();
         Table {

@@ -92,11 +92,21 @@ enum LayerRepr {
     Lstm(LegacyRecurrent),
     Gru(LegacyRecurrent),
     SimpleRnn(LegacyRecurrent),
-    Conv2d { filters: usize, kernel_size: usize },
-    MaxPool2d { pool_size: usize },
+    Conv2d {
+        filters: usize,
+        kernel_size: usize,
+    },
+    MaxPool2d {
+        pool_size: usize,
+    },
     Flatten,
-    Dense { units: usize, activation: Activation },
-    Dropout { rate: f64 },
+    Dense {
+        units: usize,
+        activation: Activation,
+    },
+    Dropout {
+        rate: f64,
+    },
 }
 
 #[derive(Deserialize)]
@@ -378,4 +388,3 @@ impl ModelConfig {
         }
     }
 }
-

@@ -293,7 +293,12 @@ impl Model {
         )
     }
 
-    fn finish_step(&self, logits: &Tensor, labels: &Tensor, tapes: Backprop) -> Result<StepOutcome> {
+    fn finish_step(
+        &self,
+        logits: &Tensor,
+        labels: &Tensor,
+        tapes: Backprop,
+    ) -> Result<StepOutcome> {
         let loss = categorical_cross_entropy(logits, &one_hot(labels, self.config.num_classes));
         loss.backward();
         tapes.run()?;
@@ -352,7 +357,9 @@ impl Model {
             let saved = tensors.get(&key).ok_or_else(|| {
                 Error::invalid(
                     origin,
-                    format!("it has no tensor {key}: it was saved from another model configuration"),
+                    format!(
+                        "it has no tensor {key}: it was saved from another model configuration"
+                    ),
                 )
             })?;
             copy_checked(&mut var, saved, &key, origin)?;

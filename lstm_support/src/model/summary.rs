@@ -70,7 +70,9 @@ impl Summary {
         ]);
         Table {
             caption: "Model summary".into(),
-            header: ["layer", "output shape", "parameters"].map(String::from).to_vec(),
+            header: ["layer", "output shape", "parameters"]
+                .map(String::from)
+                .to_vec(),
             align: vec![Align::Left, Align::Left, Align::Right],
             rows,
         }

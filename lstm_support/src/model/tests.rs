@@ -35,10 +35,17 @@ fn summary_lists_layers_shapes_and_parameters_as_keras_does() {
         .collect();
     assert_eq!(
         shapes,
-        [("(None, 28, 32)", 7808), ("(None, 32)", 8320), ("(None, 10)", 330)]
+        [
+            ("(None, 28, 32)", 7808),
+            ("(None, 32)", 8320),
+            ("(None, 10)", 330)
+        ]
     );
     let text = summary.to_string();
-    assert!(text.contains("LSTM(32, recurrent_dropout=0.15, return_sequences=True)"), "{text}");
+    assert!(
+        text.contains("LSTM(32, recurrent_dropout=0.15, return_sequences=True)"),
+        "{text}"
+    );
     assert!(text.contains("16,458"), "{text}");
 }
 
@@ -55,8 +62,15 @@ fn forward_shapes_and_probabilities() {
     ] {
         let model = model(&config);
         assert_eq!(model.forward_t(&images, true).size(), [4, 10]);
-        let sums = model.probabilities(&images).sum_dim_intlist(-1, false, Kind::Float);
-        assert!(sums.allclose(&Tensor::ones([4], (Kind::Float, Device::Cpu)), 1e-5, 1e-5, false));
+        let sums = model
+            .probabilities(&images)
+            .sum_dim_intlist(-1, false, Kind::Float);
+        assert!(sums.allclose(
+            &Tensor::ones([4], (Kind::Float, Device::Cpu)),
+            1e-5,
+            1e-5,
+            false
+        ));
     }
 }
 
@@ -83,7 +97,10 @@ fn training_step_gives_autograd_gradients_for_every_layer() {
     assert_eq!(expected.len(), 8, "2 x (W_ih, W_hh, b) + head (W, b)");
     for ((name, want), (_, got)) in expected.iter().zip(&actual) {
         assert!(want.abs().max().double_value(&[]) > 0.0, "{name}");
-        assert!(want.allclose(got, 1e-4, 1e-5, false), "{name}: {want} vs {got}");
+        assert!(
+            want.allclose(got, 1e-4, 1e-5, false),
+            "{name}: {want} vs {got}"
+        );
     }
 }
 
@@ -97,7 +114,10 @@ fn probabilities_by_rows_equal_the_answers_on_each_prefix() {
     ] {
         let model = model(&config);
         let by_rows = model.probabilities_by_rows(&data, &[0, 2]).unwrap();
-        assert_eq!((by_rows.len(), by_rows[0].len(), by_rows[0][0].len()), (2, 28, 10));
+        assert_eq!(
+            (by_rows.len(), by_rows[0].len(), by_rows[0][0].len()),
+            (2, 28, 10)
+        );
         // One pass gives what 28 separate passes over the first k rows give.
         let images = data.select(&[0, 2]).unwrap().images().shallow_clone();
         for k in [1usize, 14, 28] {
@@ -132,9 +152,12 @@ fn save_and_load_give_the_same_model() {
         original.save(&path).unwrap();
         let loaded = Model::load(&path, Device::Cpu).unwrap();
         assert_eq!(loaded.config(), &config);
-        assert!(loaded
-            .probabilities(&images)
-            .allclose(&original.probabilities(&images), 1e-6, 1e-7, false));
+        assert!(loaded.probabilities(&images).allclose(
+            &original.probabilities(&images),
+            1e-6,
+            1e-7,
+            false
+        ));
     }
 }
 
@@ -155,8 +178,15 @@ fn the_file_uses_pytorch_names_and_a_second_bias_is_folded_in() {
     assert_eq!(
         names,
         [
-            "head.bias", "head.weight", "rnn.bias_hh_l0", "rnn.bias_hh_l1", "rnn.bias_ih_l0",
-            "rnn.bias_ih_l1", "rnn.weight_hh_l0", "rnn.weight_hh_l1", "rnn.weight_ih_l0",
+            "head.bias",
+            "head.weight",
+            "rnn.bias_hh_l0",
+            "rnn.bias_hh_l1",
+            "rnn.bias_ih_l0",
+            "rnn.bias_ih_l1",
+            "rnn.weight_hh_l0",
+            "rnn.weight_hh_l1",
+            "rnn.weight_ih_l0",
             "rnn.weight_ih_l1"
         ]
     );
@@ -179,9 +209,12 @@ fn the_file_uses_pytorch_names_and_a_second_bias_is_folded_in() {
     let mut loaded = Model::new(&config, 2, Device::Cpu).unwrap();
     loaded.load_weights(&halves).unwrap();
     let images = Tensor::rand([2, 28, 28], (Kind::Float, Device::Cpu));
-    assert!(loaded
-        .probabilities(&images)
-        .allclose(&original.probabilities(&images), 1e-6, 1e-7, false));
+    assert!(loaded.probabilities(&images).allclose(
+        &original.probabilities(&images),
+        1e-6,
+        1e-7,
+        false
+    ));
     // A plain weights file is no model file.
     let err = Model::load(&halves, Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("Model::save"), "{err}");
@@ -198,10 +231,18 @@ fn weights_saved_under_varstore_names_still_load() {
     let mut loaded = Model::new(&config, 5, Device::Cpu).unwrap();
     loaded.load_weights(&legacy).unwrap();
     let images = Tensor::rand([2, 28, 28], (Kind::Float, Device::Cpu));
-    assert!(loaded
-        .probabilities(&images)
-        .allclose(&original.probabilities(&images), 1e-6, 1e-7, false));
-    let mut other = Model::new(&ModelConfig::recurrent(CellKind::Gru, 6, 0.0), 0, Device::Cpu).unwrap();
+    assert!(loaded.probabilities(&images).allclose(
+        &original.probabilities(&images),
+        1e-6,
+        1e-7,
+        false
+    ));
+    let mut other = Model::new(
+        &ModelConfig::recurrent(CellKind::Gru, 6, 0.0),
+        0,
+        Device::Cpu,
+    )
+    .unwrap();
     let err = other.load_weights(&legacy).unwrap_err().to_string();
     assert!(err.contains("another model configuration"), "{err}");
 }
@@ -234,11 +275,21 @@ fn misfitting_layers_are_reported_before_building() {
     if let Layer::Recurrent(c) = &mut config.layers[0] {
         c.return_sequences = true;
     }
-    assert!(config.validate().unwrap_err().to_string().contains("Dense head"));
+    assert!(config
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("Dense head"));
 
-    let err = ModelConfig::lstm(0, 0.15).validate().unwrap_err().to_string();
+    let err = ModelConfig::lstm(0, 0.15)
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("units"), "{err}");
-    let err = ModelConfig::lstm(32, 1.5).validate().unwrap_err().to_string();
+    let err = ModelConfig::lstm(32, 1.5)
+        .validate()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("recurrent_dropout"), "{err}");
 }
 
@@ -253,9 +304,16 @@ fn config_round_trips_through_json_and_reads_the_old_layer_form() {
     let layer: Layer = serde_json::from_str(old).unwrap();
     assert_eq!(
         layer,
-        Layer::Recurrent(crate::nn::rnn::RecurrentConfig::new(CellKind::SimpleRnn, 32, 0.15))
+        Layer::Recurrent(crate::nn::rnn::RecurrentConfig::new(
+            CellKind::SimpleRnn,
+            32,
+            0.15
+        ))
     );
-    assert_eq!(ModelConfig::stacked(CellKind::Gru, &[32, 32], 0.0).short_name(), "GRU 2x32");
+    assert_eq!(
+        ModelConfig::stacked(CellKind::Gru, &[32, 32], 0.0).short_name(),
+        "GRU 2x32"
+    );
     assert_eq!(ModelConfig::lstm(256, 0.15).short_name(), "LSTM 256");
     assert_eq!(ModelConfig::cnn_deep().short_name(), "CNN");
 }

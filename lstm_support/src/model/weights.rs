@@ -118,7 +118,10 @@ fn read_file(path: &Path) -> Result<(BTreeMap<String, Tensor>, HashMap<String, S
         if view.dtype() != Dtype::F32 {
             return Err(Error::invalid(
                 origin(),
-                format!("{name} is {:?}; only float32 tensors are supported", view.dtype()),
+                format!(
+                    "{name} is {:?}; only float32 tensors are supported",
+                    view.dtype()
+                ),
             ));
         }
         let values: Vec<f32> = view
@@ -191,7 +194,9 @@ fn load_tensors(model: &mut Model, tensors: &BTreeMap<String, Tensor>, origin: &
         let saved = tensors.get(&file_name).ok_or_else(|| {
             Error::invalid(
                 origin,
-                format!("it has no tensor {file_name}: it was saved from another model configuration"),
+                format!(
+                    "it has no tensor {file_name}: it was saved from another model configuration"
+                ),
             )
         })?;
         let saved = match fold_second_bias(&name, &recurrent, tensors) {

@@ -146,17 +146,38 @@ pub struct Recurrent {
 
 /// An LSTM layer with Keras' semantics (see the module docs); `config.cell` is ignored.
 pub fn lstm(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
-    Recurrent::new(vs, input_size, RecurrentConfig { cell: CellKind::Lstm, ..config })
+    Recurrent::new(
+        vs,
+        input_size,
+        RecurrentConfig {
+            cell: CellKind::Lstm,
+            ..config
+        },
+    )
 }
 
 /// A GRU layer (Keras `reset_after=True`, as PyTorch's GRU); `config.cell` is ignored.
 pub fn gru(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
-    Recurrent::new(vs, input_size, RecurrentConfig { cell: CellKind::Gru, ..config })
+    Recurrent::new(
+        vs,
+        input_size,
+        RecurrentConfig {
+            cell: CellKind::Gru,
+            ..config
+        },
+    )
 }
 
 /// A simple (Elman, tanh) RNN layer; `config.cell` is ignored.
 pub fn simple_rnn(vs: nn::Path, input_size: usize, config: RecurrentConfig) -> Result<Recurrent> {
-    Recurrent::new(vs, input_size, RecurrentConfig { cell: CellKind::SimpleRnn, ..config })
+    Recurrent::new(
+        vs,
+        input_size,
+        RecurrentConfig {
+            cell: CellKind::SimpleRnn,
+            ..config
+        },
+    )
 }
 
 /// Keras-style dropout mask: `[rows, size]` of 0 and 1/(1-p), or `None` when p is 0.
@@ -404,7 +425,15 @@ mod tests {
     fn layer(kind: CellKind, config: RecurrentConfig) -> (nn::VarStore, Recurrent) {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(Device::Cpu);
-        let layer = Recurrent::new(vs.root() / "rnn", 5, RecurrentConfig { cell: kind, ..config }).unwrap();
+        let layer = Recurrent::new(
+            vs.root() / "rnn",
+            5,
+            RecurrentConfig {
+                cell: kind,
+                ..config
+            },
+        )
+        .unwrap();
         (vs, layer)
     }
 
@@ -446,7 +475,15 @@ mod tests {
                 units: 32,
                 ..Default::default()
             };
-            Recurrent::new(vs.root(), 28, RecurrentConfig { cell: kind, ..config }).unwrap();
+            Recurrent::new(
+                vs.root(),
+                28,
+                RecurrentConfig {
+                    cell: kind,
+                    ..config
+                },
+            )
+            .unwrap();
             let total: i64 = vs
                 .trainable_variables()
                 .iter()

@@ -110,7 +110,12 @@ fn galleries_render() {
 fn reading_row_by_row_renders() {
     let _rng = crate::torch_rng_lock();
     let data = crate::testutil::synthetic(4, 3, false);
-    let model = Model::new(&crate::model::ModelConfig::lstm(8, 0.0), 1, tch::Device::Cpu).unwrap();
+    let model = Model::new(
+        &crate::model::ModelConfig::lstm(8, 0.0),
+        1,
+        tch::Device::Cpu,
+    )
+    .unwrap();
     let figure = reading_row_by_row(&model, &data, &[0, 2], "reading").unwrap();
     assert!(reading_row_by_row(&model, &data, &[], "none").is_err());
     assert!(reading_row_by_row(&model, &data, &[9], "out of range").is_err());

@@ -36,7 +36,10 @@ fn a_finished_run_is_reused_unless_retraining_is_asked_for() {
     assert!((evaluation.accuracy - first.record.test.accuracy).abs() < 1e-12);
     let retrained = session(runs.path()).retrain(true).run(&spec).unwrap();
     assert!(!retrained.reused);
-    assert_eq!(retrained.record.test, first.record.test, "the same seeds give the same run");
+    assert_eq!(
+        retrained.record.test, first.record.test,
+        "the same seeds give the same run"
+    );
 }
 
 #[test]
@@ -66,7 +69,10 @@ fn make_version_1(run: &Run, spec: &RunSpec, runs: &Path) -> PathBuf {
     let json = fs::read_to_string(old_dir.join(RECORD_FILE)).unwrap();
     let old = json
         .replace("\"format_version\": 2", "\"format_version\": 1")
-        .replace("\"type\": \"recurrent\",\n          \"cell\": \"lstm\",", "\"type\": \"lstm\",");
+        .replace(
+            "\"type\": \"recurrent\",\n          \"cell\": \"lstm\",",
+            "\"type\": \"lstm\",",
+        );
     assert!(old.contains("\"type\": \"lstm\""), "{old}");
     fs::write(old_dir.join(RECORD_FILE), old).unwrap();
     old_dir
@@ -101,7 +107,10 @@ fn a_run_recorded_by_version_1_is_moved_and_reused_not_retrained() {
 fn the_session_line_shows_no_absolute_path() {
     let line = Session::new(Device::Cpu, default_runs_dir()).describe();
     assert!(line.contains("runs in runs/"), "{line}");
-    assert!(!line.contains(&crate::fsutil::project_root().display().to_string()), "{line}");
+    assert!(
+        !line.contains(&crate::fsutil::project_root().display().to_string()),
+        "{line}"
+    );
 }
 
 #[test]
@@ -111,5 +120,8 @@ fn bad_specs_fail_before_training() {
     spec.epochs = 0;
     let err = session(runs.path()).run(&spec).unwrap_err().to_string();
     assert!(err.contains("epochs"), "{err}");
-    assert!(fs::read_dir(runs.path()).unwrap().next().is_none(), "nothing written");
+    assert!(
+        fs::read_dir(runs.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
 }

@@ -391,7 +391,6 @@ impl Trainer {
         }
         Ok(())
     }
-
 }
 
 fn progress_bar(batches: usize, epoch: usize, epochs: usize) -> indicatif::ProgressBar {

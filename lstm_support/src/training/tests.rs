@@ -223,7 +223,10 @@ fn accuracy_by_rows_grows_as_the_model_reads_more_rows() {
     assert!(early < 0.3 && full > 0.6, "{by_rows:?}");
     let (_, full_accuracy) = trainer.model().loss_and_accuracy(&validation).unwrap();
     assert!((full - full_accuracy).abs() < 1e-9);
-    let probs = trainer.model().probabilities_by_rows(&validation, &[0, 5]).unwrap();
+    let probs = trainer
+        .model()
+        .probabilities_by_rows(&validation, &[0, 5])
+        .unwrap();
     assert_eq!(
         (probs.len(), probs[0].len(), probs[0][0].len()),
         (2, 28, 10)
