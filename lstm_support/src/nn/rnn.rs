@@ -234,7 +234,7 @@ impl Recurrent {
     ///
     /// With `train` and a recurrent dropout, runs the step loop with fresh masks under
     /// autograd; otherwise the fused kernel (on the masked input when only `dropout` is set).
-    /// The trainer uses [`Recurrent::forward_train`], which gives the same result faster.
+    /// Training goes through `Model::training_step`, which gives the same result faster.
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         if !train {
             return self.forward_fused(xs, false);
