@@ -128,6 +128,7 @@ impl LegacyRecurrent {
             dropout: self.dropout,
             recurrent_dropout: self.recurrent_dropout,
             return_sequences: self.return_sequences,
+            recurrent_mask: Default::default(),
         })
     }
 }

@@ -273,7 +273,7 @@ impl Model {
     pub fn training_step(&self, images: &Tensor, labels: &Tensor) -> Result<StepOutcome> {
         let (images, labels) = self.on_device(images, labels);
         let mut tapes = Backprop::default();
-        let logits = self.network.forward_train(&images, &mut tapes);
+        let logits = self.network.forward_train(&images, &mut tapes)?;
         self.finish_step(&logits, &labels, tapes)
     }
 

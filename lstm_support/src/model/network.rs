@@ -87,37 +87,40 @@ impl Network {
 
     /// `images: [B, 28, 28]` -> logits `[B, num_classes]`. With `train`, dropout is on.
     pub(crate) fn forward_t(&self, images: &Tensor, train: bool) -> Tensor {
-        self.forward(images, train, None)
+        let mut xs = self.input_view(images);
+        for block in &self.blocks {
+            xs = apply(block, &xs, train);
+        }
+        self.head.forward_t(&xs, train)
     }
 
     /// The training forward pass: `forward_t(images, true)` with the same random draws, but
-    /// LSTM layers with recurrent dropout run their taped path; the tapes land in `tapes`, to
-    /// be run right after `loss.backward()` (only `Model::training_step` calls this).
-    pub(crate) fn forward_train(&self, images: &Tensor, tapes: &mut Backprop) -> Tensor {
-        self.forward(images, true, Some(tapes))
-    }
-
-    fn forward(&self, images: &Tensor, train: bool, mut tapes: Option<&mut Backprop>) -> Tensor {
-        let mut xs = match self.input {
-            InputLayout::Sequence { .. } => images.shallow_clone(),
-            InputLayout::Image { .. } => images.unsqueeze(1),
-        };
+    /// recurrent layers with recurrent dropout run their taped paths; the tapes land in
+    /// `tapes`, to be run right after `loss.backward()` (only `Model::training_step` calls
+    /// this).
+    pub(crate) fn forward_train(&self, images: &Tensor, tapes: &mut Backprop) -> Result<Tensor> {
+        let mut xs = self.input_view(images);
         for block in &self.blocks {
             xs = match block {
-                Block::Recurrent(layer) => match tapes.as_deref_mut() {
-                    Some(tapes) => {
-                        let (ys, tape) = layer.forward_train(&xs);
-                        if let Some(tape) = tape {
-                            tapes.push(tape);
-                        }
-                        ys
+                Block::Recurrent(layer) => {
+                    let (ys, tape) = layer.forward_train(&xs)?;
+                    if let Some(tape) = tape {
+                        tapes.push(tape);
                     }
-                    None => layer.forward_t(&xs, train),
-                },
-                other => apply(other, &xs, train),
+                    ys
+                }
+                other => apply(other, &xs, true),
             };
         }
-        self.head.forward_t(&xs, train)
+        Ok(self.head.forward_t(&xs, true))
+    }
+
+    /// The images as the first layer takes them: rows as steps, or one channel for a CNN.
+    fn input_view(&self, images: &Tensor) -> Tensor {
+        match self.input {
+            InputLayout::Sequence { .. } => images.shallow_clone(),
+            InputLayout::Image { .. } => images.unsqueeze(1),
+        }
     }
 
     /// Logits after every row, `[B, T, num_classes]`, evaluation mode, in one pass: the last

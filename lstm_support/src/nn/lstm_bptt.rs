@@ -236,14 +236,23 @@ impl LstmTape {
     }
 }
 
+/// One layer's record of a training forward pass.
+#[derive(Debug)]
+pub(crate) enum Taped {
+    /// The LSTM's libtorch tape (this module).
+    Lstm(LstmTape),
+    /// A native kernel's tape ([`super::native`]).
+    Native(super::native::NativeTape),
+}
+
 /// The tapes of one training forward pass, to be run after `loss.backward()`.
 #[derive(Debug, Default)]
 pub(crate) struct Backprop {
-    tapes: Vec<LstmTape>,
+    tapes: Vec<Taped>,
 }
 
 impl Backprop {
-    pub(crate) fn push(&mut self, tape: LstmTape) {
+    pub(crate) fn push(&mut self, tape: Taped) {
         self.tapes.push(tape);
     }
 
@@ -251,7 +260,10 @@ impl Backprop {
     /// reaches the layer before through autograd).
     pub(crate) fn run(self) -> Result<()> {
         for tape in self.tapes.into_iter().rev() {
-            tape.backward()?;
+            match tape {
+                Taped::Lstm(tape) => tape.backward()?,
+                Taped::Native(tape) => tape.backward()?,
+            }
         }
         Ok(())
     }
@@ -291,6 +303,7 @@ mod tests {
                     dropout: input_dropout,
                     recurrent_dropout: 0.4,
                     return_sequences,
+                    recurrent_mask: Default::default(),
                 };
                 let layer = lstm(vs.root(), 5, config).unwrap();
                 let xs = Tensor::randn([4, 7, 5], cpu).set_requires_grad(true);

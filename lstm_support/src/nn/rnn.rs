@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::init::{glorot_uniform, orthogonal};
-use super::lstm_bptt::{lstm_forward_tape, LstmTape, LstmWeights};
+use super::lstm_bptt::{lstm_forward_tape, LstmTape, LstmWeights, Taped};
 use crate::error::{Error, Result};
 
 /// Which recurrent cell a [`Recurrent`] layer runs: the one place the cell kinds are spelled
@@ -52,6 +52,24 @@ impl CellKind {
     }
 }
 
+/// How the recurrent dropout masks of one sequence are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecurrentMask {
+    /// One mask per sequence, shared by the gates: tf.keras 2.x (`implementation=2`).
+    #[default]
+    Shared,
+    /// One mask per sequence and gate (4 for the LSTM, 3 for the GRU, 1 for the simple RNN):
+    /// Keras 3.8 and later, what `keras.layers.LSTM(recurrent_dropout=...)` does today.
+    PerGate,
+}
+
+impl RecurrentMask {
+    pub fn is_shared(&self) -> bool {
+        *self == RecurrentMask::Shared
+    }
+}
+
 /// Hyperparameters of one recurrent layer.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RecurrentConfig {
@@ -68,6 +86,10 @@ pub struct RecurrentConfig {
     /// (`[B, H]`).
     #[serde(default)]
     pub return_sequences: bool,
+    /// How the recurrent dropout masks are drawn. Left out of the JSON when shared, so run
+    /// keys from before the choice existed still hold.
+    #[serde(default, skip_serializing_if = "RecurrentMask::is_shared")]
+    pub recurrent_mask: RecurrentMask,
 }
 
 impl Default for RecurrentConfig {
@@ -78,6 +100,7 @@ impl Default for RecurrentConfig {
             dropout: 0.0,
             recurrent_dropout: 0.0,
             return_sequences: false,
+            recurrent_mask: RecurrentMask::Shared,
         }
     }
 }
@@ -104,6 +127,9 @@ impl RecurrentConfig {
         }
         if self.return_sequences {
             s.push_str(", return_sequences=True");
+        }
+        if self.recurrent_dropout > 0.0 && self.recurrent_mask == RecurrentMask::PerGate {
+            s.push_str(", masks per gate");
         }
         s + ")"
     }
@@ -250,13 +276,48 @@ impl Recurrent {
     /// masks from the same random draws. An LSTM with recurrent dropout runs without an
     /// autograd graph and returns a tape: its output is a leaf whose gradient the tape pushes
     /// back through time once `loss.backward()` has run ([`Backprop::run`](super::lstm_bptt::Backprop::run)).
-    pub(crate) fn forward_train(&self, xs: &Tensor) -> (Tensor, Option<LstmTape>) {
-        if self.config.cell != CellKind::Lstm || self.config.recurrent_dropout == 0.0 {
-            return (self.forward_t(xs, true), None);
+    pub(crate) fn forward_train(&self, xs: &Tensor) -> Result<(Tensor, Option<Taped>)> {
+        if self.config.recurrent_dropout == 0.0 {
+            return Ok((self.forward_t(xs, true), None));
         }
         let (input_mask, recurrent_mask) = self.draw_masks(xs);
-        let (output, tape) = self.lstm_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref());
-        (output, Some(tape))
+        if xs.device() == Device::Cpu && super::native::enabled() {
+            let (output, tape) =
+                self.native_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref())?;
+            return Ok((output, Some(Taped::Native(tape))));
+        }
+        if self.config.cell == CellKind::Lstm && self.config.recurrent_mask.is_shared() {
+            let (output, tape) = self.lstm_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref());
+            return Ok((output, Some(Taped::Lstm(tape))));
+        }
+        Ok((
+            self.forward_steps(xs, input_mask.as_ref(), recurrent_mask.as_ref()),
+            None,
+        ))
+    }
+
+    /// The native kernels' taped forward pass with the given masks (see
+    /// [`native`](super::native)), on the CPU.
+    pub(crate) fn native_tape(
+        &self,
+        xs: &Tensor,
+        input_mask: Option<&Tensor>,
+        recurrent_mask: Option<&Tensor>,
+    ) -> Result<(Tensor, super::native::NativeTape)> {
+        let params = super::native::LayerParams {
+            w_ih: &self.w_ih,
+            w_hh: &self.w_hh,
+            b_ih: &self.b_ih,
+            b_hh: &self.b_hh,
+        };
+        super::native::forward_tape(
+            self.config.cell,
+            params,
+            xs,
+            input_mask,
+            recurrent_mask,
+            self.config.return_sequences,
+        )
     }
 
     /// The LSTM's taped forward pass with the given masks (see [`lstm_bptt`](super::lstm_bptt)):
@@ -304,9 +365,13 @@ impl Recurrent {
     fn draw_masks(&self, xs: &Tensor) -> (Option<Tensor>, Option<Tensor>) {
         let (batch, device) = (xs.size()[0], xs.device());
         let input_mask = dropout_mask(batch, xs.size()[2], self.config.dropout, device);
+        let masks = match self.config.recurrent_mask {
+            RecurrentMask::Shared => 1,
+            RecurrentMask::PerGate => self.config.cell.gates(),
+        };
         let recurrent_mask = dropout_mask(
             batch,
-            self.config.units as i64,
+            masks * self.config.units as i64,
             self.config.recurrent_dropout,
             device,
         );
@@ -342,7 +407,7 @@ impl Recurrent {
     }
 
     /// The step loop: one time step at a time, with the given masks (`[B, I]` on x(t) and
-    /// `[B, H]` on h(t-1)), each the same at every step.
+    /// `[B, H]` on h(t-1), or `[B, G*H]`, one block per gate), each the same at every step.
     pub fn forward_steps(
         &self,
         xs: &Tensor,
@@ -361,11 +426,20 @@ impl Recurrent {
         let mut outputs = Vec::with_capacity(steps as usize);
         for step in 0..steps {
             let x_t = x_proj.select(1, step);
-            let h_dropped = match recurrent_mask {
-                Some(mask) => &h * mask,
-                None => h.shallow_clone(),
+            let h_proj = match recurrent_mask {
+                // One mask per gate: each gate's block of W_hh sees h through its own mask.
+                Some(mask) if mask.size()[1] != units => {
+                    let blocks: Vec<Tensor> = (0..self.config.cell.gates())
+                        .map(|k| {
+                            (&h * mask.narrow(1, k * units, units))
+                                .matmul(&self.w_hh.narrow(0, k * units, units).tr())
+                        })
+                        .collect();
+                    Tensor::cat(&blocks, 1)
+                }
+                Some(mask) => (&h * mask).matmul(&w_hh_t),
+                None => h.matmul(&w_hh_t),
             };
-            let h_proj = h_dropped.matmul(&w_hh_t);
             h = match self.config.cell {
                 CellKind::Lstm => {
                     let gates = (x_t + h_proj).chunk(4, 1);

@@ -1,0 +1,797 @@
+//! Native CPU kernels for training the recurrent layers with recurrent dropout: the forward
+//! pass and the backward pass through time of the LSTM, the GRU (`reset_after`, as Keras and
+//! PyTorch) and the simple RNN, over contiguous `f32` buffers for one whole batch of sequences.
+//!
+//! Why: no fused kernel takes a recurrent dropout mask, and a step loop of libtorch operations
+//! pays a dispatch of a microsecond or two per operation, about as much as the arithmetic at 32
+//! units (docs/benchmarks.md). Here a step is one matrix product (`matrixmultiply`'s `sgemm`,
+//! any strides, so transposes cost nothing) and one pass over the gates that does all the
+//! element-wise work, with an exp that the compiler vectorises. The inputs of all steps are
+//! projected in one product before the loop, and the weight gradients are three products over
+//! all steps after it.
+//!
+//! Layouts are time-major and row-major: inputs `[T, B, I]`, gates `[T, B, G*H]` (gate order
+//! i, f, g, o for the LSTM and r, z, n for the GRU, as libtorch stores the weights), weights
+//! `[G*H, I]` and `[G*H, H]`. The recurrent mask is `[B, H]` shared by the gates (tf.keras 2.x)
+//! or `[B, G*H]`, one per gate (Keras 3.8 and later); it multiplies h(t-1) before the recurrent
+//! product only.
+use tch::{Device, Kind, Tensor};
+
+use super::rnn::CellKind;
+use crate::error::{Error, Result};
+
+/// Sizes of one batch of sequences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Dims {
+    pub steps: usize,
+    pub batch: usize,
+    pub inputs: usize,
+    pub units: usize,
+}
+
+/// A layer's weights, row-major: `w_ih [G*H, I]`, `w_hh [G*H, H]`, `b_ih`, `b_hh [G*H]`.
+pub(crate) struct Weights<'a> {
+    pub w_ih: &'a [f32],
+    pub w_hh: &'a [f32],
+    pub b_ih: &'a [f32],
+    pub b_hh: &'a [f32],
+}
+
+/// What the forward pass keeps for the backward pass.
+#[derive(Debug)]
+pub(crate) struct Tape {
+    cell: CellKind,
+    dims: Dims,
+    /// Masks per gate block (1 = shared, G = one per gate).
+    mask_blocks: usize,
+    /// The input after its mask, `[T, B, I]`.
+    x: Vec<f32>,
+    input_mask: Option<Vec<f32>>,
+    recurrent_mask: Option<Vec<f32>>,
+    /// What entered each recurrent product, h(t-1) times its mask(s): `[T, B, M*H]`.
+    h_dropped: Vec<f32>,
+    /// Gate activations, `[T, B, G*H]`.
+    gates: Vec<f32>,
+    /// LSTM: the cell state c(t); GRU: the recurrent part of the candidate, U_n h + b_hn;
+    /// `[T, B, H]` (empty for the simple RNN).
+    state: Vec<f32>,
+    /// LSTM: tanh(c(t)), `[T, B, H]`.
+    tanh_state: Vec<f32>,
+    /// h(t) for every step, `[T, B, H]`: the layer's output.
+    pub hs: Vec<f32>,
+}
+
+/// Parameter and input gradients.
+#[derive(Debug)]
+pub(crate) struct Grads {
+    pub w_ih: Vec<f32>,
+    pub w_hh: Vec<f32>,
+    pub b_ih: Vec<f32>,
+    pub b_hh: Vec<f32>,
+    /// `[T, B, I]`, through the input mask.
+    pub x: Vec<f32>,
+}
+
+/// `c[m×n] = beta c + a[m×k] b[k×n]`, each matrix given by its row and column strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (usize, usize),
+    b: &[f32],
+    (rsb, csb): (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+    rsc: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    // The largest index each matrix touches must be inside its slice.
+    debug_assert!(k == 0 || (m - 1) * rsa + (k - 1) * csa < a.len());
+    debug_assert!(k == 0 || (k - 1) * rsb + (n - 1) * csb < b.len());
+    debug_assert!((m - 1) * rsc + n - 1 < c.len());
+    // SAFETY: the strides and sizes stay inside the three slices (checked above in debug
+    // builds; every caller derives them from `Dims`), and `c` does not alias `a` or `b`.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            beta,
+            c.as_mut_ptr(),
+            rsc as isize,
+            1,
+        );
+    }
+}
+
+/// e^x for |x| up to 88, within a few ulp, without branches, so that a loop over a slice of it
+/// vectorises (Cephes' expf: 2^n times a polynomial on [-ln2/2, ln2/2]).
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round();
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    2.0 / (1.0 + exp(-2.0 * x)) - 1.0
+}
+
+/// `out[b, j] = h[b, j] * mask[b, block + j]` for one block of a `[B, width]` mask.
+fn masked_into(out: &mut [f32], h: &[f32], mask: &[f32], width: usize, block: usize, units: usize) {
+    for ((out_row, h_row), mask_row) in out
+        .chunks_exact_mut(units)
+        .zip(h.chunks_exact(units))
+        .zip(mask.chunks_exact(width))
+    {
+        let m = &mask_row[block..block + units];
+        for ((o, &v), &k) in out_row.iter_mut().zip(h_row).zip(m) {
+            *o = v * k;
+        }
+    }
+}
+
+/// Forward pass over all steps. `x` is `[T, B, I]`; the masks are `[B, I]` and `[B, H]` or
+/// `[B, G*H]`.
+pub(crate) fn forward(
+    cell: CellKind,
+    dims: Dims,
+    weights: &Weights<'_>,
+    x: &[f32],
+    input_mask: Option<&[f32]>,
+    recurrent_mask: Option<&[f32]>,
+) -> Tape {
+    let Dims {
+        steps,
+        batch,
+        inputs,
+        units,
+    } = dims;
+    let g = cell.gates() as usize;
+    let gh = g * units;
+    let mask_blocks = match recurrent_mask {
+        Some(mask) if mask.len() == batch * gh && g > 1 => g,
+        _ => 1,
+    };
+    let mut x = x.to_vec();
+    if let Some(mask) = input_mask {
+        for row in x.chunks_exact_mut(inputs * batch) {
+            for (v, &k) in row.iter_mut().zip(mask) {
+                *v *= k;
+            }
+        }
+    }
+    // Input projections of all steps in one product, biases first. For the GRU the recurrent
+    // bias of the candidate stays apart (it is multiplied by r); elsewhere both biases add.
+    let mut gates = vec![0.0f32; steps * batch * gh];
+    for row in gates.chunks_exact_mut(gh) {
+        for (j, v) in row.iter_mut().enumerate() {
+            let recurrent_bias = if cell == CellKind::Gru { 0.0 } else { weights.b_hh[j] };
+            *v = weights.b_ih[j] + recurrent_bias;
+        }
+    }
+    gemm(
+        steps * batch,
+        inputs,
+        gh,
+        &x,
+        (inputs, 1),
+        weights.w_ih,
+        (1, inputs),
+        1.0,
+        &mut gates,
+        gh,
+    );
+    let hd_width = mask_blocks * units;
+    let mut h_dropped = vec![0.0f32; steps * batch * hd_width];
+    let mut hs = vec![0.0f32; steps * batch * units];
+    let stateful = cell != CellKind::SimpleRnn;
+    let mut state = vec![0.0f32; if stateful { steps * batch * units } else { 0 }];
+    let mut tanh_state = vec![0.0f32; if cell == CellKind::Lstm { steps * batch * units } else { 0 }];
+    let mut recurrent = vec![0.0f32; batch * gh];
+    let step_h = batch * units;
+    for t in 0..steps {
+        // h(t-1) through its mask(s) into the recurrent product.
+        let (done, rest) = hs.split_at_mut(t * step_h);
+        let h_prev: &[f32] = if t == 0 { &[] } else { &done[(t - 1) * step_h..] };
+        let h_out = &mut rest[..step_h];
+        let hd = &mut h_dropped[t * batch * hd_width..(t + 1) * batch * hd_width];
+        if t > 0 {
+            for block in 0..mask_blocks {
+                let mut part = vec![0.0f32; step_h];
+                match recurrent_mask {
+                    Some(mask) => masked_into(
+                        &mut part,
+                        h_prev,
+                        mask,
+                        mask.len() / batch,
+                        block * units,
+                        units,
+                    ),
+                    None => part.copy_from_slice(h_prev),
+                }
+                for (row, src) in hd.chunks_exact_mut(hd_width).zip(part.chunks_exact(units)) {
+                    row[block * units..(block + 1) * units].copy_from_slice(src);
+                }
+            }
+        }
+        // recurrent = h_dropped W_hh^T (block by block when each gate has its own mask).
+        if mask_blocks == 1 {
+            gemm(batch, units, gh, hd, (hd_width, 1), weights.w_hh, (1, units), 0.0, &mut recurrent, gh);
+        } else {
+            for block in 0..g {
+                gemm(
+                    batch,
+                    units,
+                    units,
+                    &hd[block * units..],
+                    (hd_width, 1),
+                    &weights.w_hh[block * units * units..],
+                    (1, units),
+                    0.0,
+                    &mut recurrent[block * units..],
+                    gh,
+                );
+            }
+        }
+        let z = &mut gates[t * batch * gh..(t + 1) * batch * gh];
+        match cell {
+            CellKind::Lstm => {
+                let c_all = &mut state[..];
+                let (c_done, c_rest) = c_all.split_at_mut(t * step_h);
+                let c_prev: &[f32] = if t == 0 { &[] } else { &c_done[(t - 1) * step_h..] };
+                let c_now = &mut c_rest[..step_h];
+                let tc_now = &mut tanh_state[t * step_h..(t + 1) * step_h];
+                for b in 0..batch {
+                    let zr = &mut z[b * gh..(b + 1) * gh];
+                    let rr = &recurrent[b * gh..(b + 1) * gh];
+                    for (v, &r) in zr.iter_mut().zip(rr) {
+                        *v += r;
+                    }
+                    let (i, rest) = zr.split_at_mut(units);
+                    let (f, rest) = rest.split_at_mut(units);
+                    let (gg, o) = rest.split_at_mut(units);
+                    let row = b * units..(b + 1) * units;
+                    for j in 0..units {
+                        i[j] = sigmoid(i[j]);
+                        f[j] = sigmoid(f[j]);
+                        gg[j] = tanh(gg[j]);
+                        o[j] = sigmoid(o[j]);
+                    }
+                    let (c_row, tc_row, h_row) = (&mut c_now[row.clone()], &mut tc_now[row.clone()], &mut h_out[row.clone()]);
+                    for j in 0..units {
+                        let cp = if t == 0 { 0.0 } else { c_prev[b * units + j] };
+                        let c = f[j] * cp + i[j] * gg[j];
+                        c_row[j] = c;
+                        tc_row[j] = tanh(c);
+                        h_row[j] = o[j] * tc_row[j];
+                    }
+                }
+            }
+            CellKind::Gru => {
+                let hn_now = &mut state[t * step_h..(t + 1) * step_h];
+                for b in 0..batch {
+                    let zr = &mut z[b * gh..(b + 1) * gh];
+                    let rr = &recurrent[b * gh..(b + 1) * gh];
+                    for j in 0..units {
+                        let r = sigmoid(zr[j] + rr[j] + weights.b_hh[j]);
+                        let u = sigmoid(zr[units + j] + rr[units + j] + weights.b_hh[units + j]);
+                        let hn = rr[2 * units + j] + weights.b_hh[2 * units + j];
+                        let n = tanh(zr[2 * units + j] + r * hn);
+                        let hp = if t == 0 { 0.0 } else { h_prev[b * units + j] };
+                        zr[j] = r;
+                        zr[units + j] = u;
+                        zr[2 * units + j] = n;
+                        hn_now[b * units + j] = hn;
+                        h_out[b * units + j] = (1.0 - u) * n + u * hp;
+                    }
+                }
+            }
+            CellKind::SimpleRnn => {
+                for ((v, &r), h) in z.iter_mut().zip(&recurrent).zip(h_out.iter_mut()) {
+                    *v = tanh(*v + r);
+                    *h = *v;
+                }
+            }
+        }
+    }
+    Tape {
+        cell,
+        dims,
+        mask_blocks,
+        x,
+        input_mask: input_mask.map(<[f32]>::to_vec),
+        recurrent_mask: recurrent_mask.map(<[f32]>::to_vec),
+        h_dropped,
+        gates,
+        state,
+        tanh_state,
+        hs,
+    }
+}
+
+impl Tape {
+    /// Backpropagation through time from `d_hs`, the loss gradient of every step's h
+    /// (`[T, B, H]`; zeros where a step's h is not an output).
+    pub(crate) fn backward(&self, weights: &Weights<'_>, d_hs: &[f32]) -> Grads {
+        let Dims {
+            steps,
+            batch,
+            inputs,
+            units,
+        } = self.dims;
+        let g = self.cell.gates() as usize;
+        let gh = g * units;
+        let hd_width = self.mask_blocks * units;
+        let step_h = batch * units;
+        // Pre-activation gradients of the recurrent products and of the input products (they
+        // differ only for the GRU's candidate, where r multiplies the recurrent part).
+        let mut d_rec = vec![0.0f32; steps * batch * gh];
+        let mut d_in = if self.cell == CellKind::Gru {
+            vec![0.0f32; steps * batch * gh]
+        } else {
+            Vec::new()
+        };
+        let mut dh_next = vec![0.0f32; step_h];
+        let mut dc_next = vec![0.0f32; step_h];
+        let mut d_hd = vec![0.0f32; batch * hd_width];
+        for t in (0..steps).rev() {
+            let z = &self.gates[t * batch * gh..(t + 1) * batch * gh];
+            let dz = &mut d_rec[t * batch * gh..(t + 1) * batch * gh];
+            let d_out = &d_hs[t * step_h..(t + 1) * step_h];
+            let h_prev = (t > 0).then(|| &self.hs[(t - 1) * step_h..t * step_h]);
+            // dh(t) = the output's gradient plus what step t+1 sent back.
+            let dh: Vec<f32> = d_out.iter().zip(&dh_next).map(|(a, b)| a + b).collect();
+            let mut dh_direct = vec![0.0f32; step_h];
+            match self.cell {
+                CellKind::Lstm => {
+                    let tc = &self.tanh_state[t * step_h..(t + 1) * step_h];
+                    let c_prev = (t > 0).then(|| &self.state[(t - 1) * step_h..t * step_h]);
+                    for b in 0..batch {
+                        let zr = &z[b * gh..(b + 1) * gh];
+                        let dzr = &mut dz[b * gh..(b + 1) * gh];
+                        for j in 0..units {
+                            let k = b * units + j;
+                            let (i, f, gg, o) = (zr[j], zr[units + j], zr[2 * units + j], zr[3 * units + j]);
+                            let dhk = dh[k];
+                            let dc = dc_next[k] + dhk * o * (1.0 - tc[k] * tc[k]);
+                            let cp = c_prev.map_or(0.0, |c| c[k]);
+                            dzr[j] = dc * gg * i * (1.0 - i);
+                            dzr[units + j] = dc * cp * f * (1.0 - f);
+                            dzr[2 * units + j] = dc * i * (1.0 - gg * gg);
+                            dzr[3 * units + j] = dhk * tc[k] * o * (1.0 - o);
+                            dc_next[k] = dc * f;
+                        }
+                    }
+                }
+                CellKind::Gru => {
+                    let hn = &self.state[t * step_h..(t + 1) * step_h];
+                    let dxi = &mut d_in[t * batch * gh..(t + 1) * batch * gh];
+                    for b in 0..batch {
+                        let zr = &z[b * gh..(b + 1) * gh];
+                        let dzr = &mut dz[b * gh..(b + 1) * gh];
+                        let dxr = &mut dxi[b * gh..(b + 1) * gh];
+                        for j in 0..units {
+                            let k = b * units + j;
+                            let (r, u, n) = (zr[j], zr[units + j], zr[2 * units + j]);
+                            let hp = h_prev.map_or(0.0, |h| h[k]);
+                            let dhk = dh[k];
+                            let dan = dhk * (1.0 - u) * (1.0 - n * n);
+                            let dar = dan * hn[k] * r * (1.0 - r);
+                            let dau = dhk * (hp - n) * u * (1.0 - u);
+                            dzr[j] = dar;
+                            dzr[units + j] = dau;
+                            dzr[2 * units + j] = dan * r;
+                            dxr[j] = dar;
+                            dxr[units + j] = dau;
+                            dxr[2 * units + j] = dan;
+                            dh_direct[k] = dhk * u;
+                        }
+                    }
+                }
+                CellKind::SimpleRnn => {
+                    for ((d, &h), &dhk) in dz.iter_mut().zip(z).zip(&dh) {
+                        *d = dhk * (1.0 - h * h);
+                    }
+                }
+            }
+            // dh(t-1): back through the recurrent product and the mask(s), plus the GRU's
+            // direct path z h(t-1).
+            dh_next.copy_from_slice(&dh_direct);
+            if t > 0 {
+                if self.mask_blocks == 1 {
+                    gemm(batch, gh, units, dz, (gh, 1), weights.w_hh, (units, 1), 0.0, &mut d_hd, hd_width);
+                } else {
+                    for block in 0..g {
+                        gemm(
+                            batch,
+                            units,
+                            units,
+                            &dz[block * units..],
+                            (gh, 1),
+                            &weights.w_hh[block * units * units..],
+                            (units, 1),
+                            0.0,
+                            &mut d_hd[block * units..],
+                            hd_width,
+                        );
+                    }
+                }
+                for b in 0..batch {
+                    for block in 0..self.mask_blocks {
+                        for j in 0..units {
+                            let mut v = d_hd[b * hd_width + block * units + j];
+                            if let Some(mask) = &self.recurrent_mask {
+                                let width = mask.len() / batch;
+                                v *= mask[b * width + block * units + j];
+                            }
+                            dh_next[b * units + j] += v;
+                        }
+                    }
+                }
+            }
+        }
+        // Weight gradients: one product each over all steps and rows.
+        let rows = steps * batch;
+        let mut w_hh = vec![0.0f32; gh * units];
+        if self.mask_blocks == 1 {
+            gemm(gh, rows, units, &d_rec, (1, gh), &self.h_dropped, (hd_width, 1), 0.0, &mut w_hh, units);
+        } else {
+            for block in 0..g {
+                gemm(
+                    units,
+                    rows,
+                    units,
+                    &d_rec[block * units..],
+                    (1, gh),
+                    &self.h_dropped[block * units..],
+                    (hd_width, 1),
+                    0.0,
+                    &mut w_hh[block * units * units..],
+                    units,
+                );
+            }
+        }
+        let d_input = if self.cell == CellKind::Gru { &d_in } else { &d_rec };
+        let mut w_ih = vec![0.0f32; gh * inputs];
+        gemm(gh, rows, inputs, d_input, (1, gh), &self.x, (inputs, 1), 0.0, &mut w_ih, inputs);
+        let column_sums = |d: &[f32]| {
+            let mut sums = vec![0.0f32; gh];
+            for row in d.chunks_exact(gh) {
+                for (s, v) in sums.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+            sums
+        };
+        let b_ih = column_sums(d_input);
+        let b_hh = column_sums(&d_rec);
+        let mut x = vec![0.0f32; rows * inputs];
+        gemm(rows, gh, inputs, d_input, (gh, 1), weights.w_ih, (inputs, 1), 0.0, &mut x, inputs);
+        if let Some(mask) = &self.input_mask {
+            for row in x.chunks_exact_mut(inputs * batch) {
+                for (v, &k) in row.iter_mut().zip(mask) {
+                    *v *= k;
+                }
+            }
+        }
+        Grads {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+            x,
+        }
+    }
+}
+
+/// Whether CPU training with recurrent dropout runs these kernels: `LSTM_SUPPORT_KERNELS=native`
+/// in the environment (read once). Off by default until `make bench` shows them faster than
+/// the libtorch paths on the machines the project runs on.
+pub(crate) fn enabled() -> bool {
+    static ENABLED: once_cell::sync::Lazy<bool> = once_cell::sync::Lazy::new(|| {
+        std::env::var("LSTM_SUPPORT_KERNELS").is_ok_and(|v| v == "native")
+    });
+    *ENABLED
+}
+
+/// The values of a CPU float tensor, contiguous.
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(Vec::<f32>::try_from(
+        t.detach().to_device(Device::Cpu).contiguous().flatten(0, -1),
+    )?)
+}
+
+/// A layer's parameters as tensors (for the gradients) and as values (for the kernels).
+pub(crate) struct LayerParams<'a> {
+    pub w_ih: &'a Tensor,
+    pub w_hh: &'a Tensor,
+    pub b_ih: &'a Tensor,
+    pub b_hh: &'a Tensor,
+}
+
+/// One layer's native forward pass, kept for its backward pass (see [`crate::nn::lstm_bptt`]
+/// for the leaf-and-surrogate scheme it shares with the libtorch tape).
+#[derive(Debug)]
+pub(crate) struct NativeTape {
+    tape: Tape,
+    input: Tensor,
+    output: Tensor,
+    return_sequences: bool,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    weight_values: [Vec<f32>; 4],
+}
+
+/// `xs: [B, T, I]` -> the output leaf (`[B, T, H]` with `return_sequences`, else `[B, H]`) and
+/// its tape. Masks: `[B, I]`, and `[B, H]` (shared) or `[B, G*H]` (one per gate).
+pub(crate) fn forward_tape(
+    cell: CellKind,
+    params: LayerParams<'_>,
+    xs: &Tensor,
+    input_mask: Option<&Tensor>,
+    recurrent_mask: Option<&Tensor>,
+    return_sequences: bool,
+) -> Result<(Tensor, NativeTape)> {
+    let size = xs.size();
+    let dims = Dims {
+        batch: size[0] as usize,
+        steps: size[1] as usize,
+        inputs: size[2] as usize,
+        units: params.w_hh.size()[1] as usize,
+    };
+    let x = values(&xs.detach().transpose(0, 1))?;
+    let weight_values = [
+        values(params.w_ih)?,
+        values(params.w_hh)?,
+        values(params.b_ih)?,
+        values(params.b_hh)?,
+    ];
+    let input_mask = input_mask.map(values).transpose()?;
+    let recurrent_mask = recurrent_mask.map(values).transpose()?;
+    let tape = {
+        let [w_ih, w_hh, b_ih, b_hh] = &weight_values;
+        let weights = Weights { w_ih, w_hh, b_ih, b_hh };
+        forward(cell, dims, &weights, &x, input_mask.as_deref(), recurrent_mask.as_deref())
+    };
+    let (steps, batch, units) = (dims.steps as i64, dims.batch as i64, dims.units as i64);
+    let hs = Tensor::from_slice(&tape.hs).view([steps, batch, units]);
+    let output = if return_sequences {
+        hs.transpose(0, 1).contiguous()
+    } else {
+        hs.get(steps - 1)
+    }
+    .to_device(xs.device())
+    .set_requires_grad(true);
+    Ok((
+        output.shallow_clone(),
+        NativeTape {
+            tape,
+            input: xs.shallow_clone(),
+            output,
+            return_sequences,
+            w_ih: params.w_ih.shallow_clone(),
+            w_hh: params.w_hh.shallow_clone(),
+            b_ih: params.b_ih.shallow_clone(),
+            b_hh: params.b_hh.shallow_clone(),
+            weight_values,
+        },
+    ))
+}
+
+impl NativeTape {
+    /// Backpropagation through time from the gradient autograd left in the output leaf; hands
+    /// the parameter (and input) gradients to autograd. Does nothing when the output received
+    /// no gradient.
+    pub(crate) fn backward(self) -> Result<()> {
+        let d_output = self.output.grad();
+        if !d_output.defined() {
+            return Ok(());
+        }
+        let Dims {
+            steps,
+            batch,
+            units,
+            ..
+        } = self.tape.dims;
+        let d_hs = if self.return_sequences {
+            values(&d_output.transpose(0, 1))?
+        } else {
+            let mut d = vec![0.0f32; steps * batch * units];
+            d[(steps - 1) * batch * units..].copy_from_slice(&values(&d_output)?);
+            d
+        };
+        let grads = {
+            let [w_ih, w_hh, b_ih, b_hh] = &self.weight_values;
+            self.tape.backward(&Weights { w_ih, w_hh, b_ih, b_hh }, &d_hs)
+        };
+        let device = self.w_ih.device();
+        let as_tensor = |v: &[f32], like: &Tensor| {
+            Tensor::from_slice(v).view(like.size().as_slice()).to_device(device)
+        };
+        let mut surrogate = (&self.w_ih * as_tensor(&grads.w_ih, &self.w_ih)).sum(Kind::Float)
+            + (&self.w_hh * as_tensor(&grads.w_hh, &self.w_hh)).sum(Kind::Float)
+            + (&self.b_ih * as_tensor(&grads.b_ih, &self.b_ih)).sum(Kind::Float);
+        if self.b_hh.requires_grad() {
+            surrogate += (&self.b_hh * as_tensor(&grads.b_hh, &self.b_hh)).sum(Kind::Float);
+        }
+        if self.input.requires_grad() {
+            let (steps, batch, inputs) = (steps as i64, batch as i64, self.tape.dims.inputs as i64);
+            let d_x = Tensor::from_slice(&grads.x)
+                .view([steps, batch, inputs])
+                .transpose(0, 1)
+                .to_device(device);
+            surrogate += (&self.input * d_x).sum(Kind::Float);
+        }
+        if !surrogate.requires_grad() {
+            return Err(Error::invalid(
+                "recurrent weights",
+                "they do not require gradients, so the layer cannot be trained",
+            ));
+        }
+        surrogate.backward();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tch::nn;
+
+    use super::*;
+    use crate::nn::rnn::{dropout_mask, Recurrent, RecurrentConfig, RecurrentMask};
+
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b).abs().max().double_value(&[])
+    }
+
+    /// The gradients of every variable in `vs` and of `xs`, taken out and zeroed.
+    fn take(vs: &nn::VarStore, xs: &Tensor) -> Vec<(String, Tensor)> {
+        let mut grads = crate::testutil::take_grads(vs);
+        let mut xs = xs.shallow_clone();
+        grads.push(("input".into(), xs.grad().copy()));
+        xs.zero_grad();
+        grads
+    }
+
+    /// The native kernels against autograd of the step loop with the same masks: every cell,
+    /// both mask modes, input dropout on and off, return_sequences on and off, an odd batch.
+    #[test]
+    fn native_gradients_match_autograd_of_the_step_loop() {
+        let _rng = crate::torch_rng_lock();
+        let cpu = (Kind::Float, Device::Cpu);
+        for cell in CellKind::ALL {
+            for recurrent_mask in [RecurrentMask::Shared, RecurrentMask::PerGate] {
+                for (input_dropout, return_sequences) in [(0.0, false), (0.3, true), (0.3, false)] {
+                    tch::manual_seed(3);
+                    let vs = nn::VarStore::new(Device::Cpu);
+                    let config = RecurrentConfig {
+                        cell,
+                        units: 6,
+                        dropout: input_dropout,
+                        recurrent_dropout: 0.4,
+                        return_sequences,
+                        recurrent_mask,
+                    };
+                    let layer = Recurrent::new(vs.root(), 5, config).unwrap();
+                    // Keras starts the biases at 0 (1 for the LSTM's forget gate); make
+                    // every bias matter.
+                    for (_, mut var) in vs.variables() {
+                        let noise = Tensor::randn(var.size(), cpu) * 0.3;
+                        let _ = tch::no_grad(|| var.f_add_(&noise)).unwrap();
+                    }
+                    let (batch, units) = (7, 6);
+                    let xs = Tensor::randn([batch, 9, 5], cpu).set_requires_grad(true);
+                    let input_mask = dropout_mask(batch, 5, input_dropout, Device::Cpu);
+                    let width = match recurrent_mask {
+                        RecurrentMask::Shared => units,
+                        RecurrentMask::PerGate => units * cell.gates(),
+                    };
+                    let mask = dropout_mask(batch, width, 0.4, Device::Cpu).unwrap();
+                    let out_shape: &[i64] = if return_sequences { &[batch, 9, 6] } else { &[batch, 6] };
+                    let readout = Tensor::randn(out_shape, cpu);
+
+                    let reference = layer.forward_steps(&xs, input_mask.as_ref(), Some(&mask));
+                    (&reference * &readout).sum(Kind::Float).backward();
+                    let expected = take(&vs, &xs);
+
+                    let (output, tape) = layer.native_tape(&xs, input_mask.as_ref(), Some(&mask)).unwrap();
+                    let what = format!("{cell:?} {recurrent_mask:?} dropout {input_dropout} sequences {return_sequences}");
+                    assert!(max_abs_diff(&output, &reference) < 1e-5, "{what}: outputs differ");
+                    (&output * &readout).sum(Kind::Float).backward();
+                    tape.backward().unwrap();
+                    let actual = take(&vs, &xs);
+                    assert_eq!(expected.len(), actual.len());
+                    for ((name, want), (_, got)) in expected.iter().zip(&actual) {
+                        let scale = want.abs().max().double_value(&[]).max(1.0);
+                        let diff = max_abs_diff(want, got);
+                        assert!(diff < 1e-4 * scale, "{what}: {name} differs by {diff}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A finite-difference spot check of the LSTM's and the GRU's weight gradients, in f64
+    /// through the kernels' f32 arithmetic (so the step is large and the tolerance loose).
+    #[test]
+    fn weight_gradients_agree_with_finite_differences() {
+        let dims = Dims { steps: 4, batch: 3, inputs: 2, units: 3 };
+        for cell in [CellKind::Lstm, CellKind::Gru, CellKind::SimpleRnn] {
+            let gh = cell.gates() as usize * dims.units;
+            let pseudo = |n: usize, seed: u32| -> Vec<f32> {
+                (0..n)
+                    .map(|i| (((i as u32).wrapping_mul(2_654_435_761u32) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
+                    .collect()
+            };
+            let w_ih = pseudo(gh * dims.inputs, 1);
+            let mut w_hh = pseudo(gh * dims.units, 2);
+            let b_ih = pseudo(gh, 3);
+            let b_hh = pseudo(gh, 4);
+            let x = pseudo(dims.steps * dims.batch * dims.inputs, 5);
+            let mask: Vec<f32> = (0..dims.batch * dims.units).map(|i| if i % 4 == 0 { 0.0 } else { 1.25 }).collect();
+            let readout = pseudo(dims.steps * dims.batch * dims.units, 6);
+            let loss = |w_hh: &[f32]| -> f64 {
+                let weights = Weights { w_ih: &w_ih, w_hh, b_ih: &b_ih, b_hh: &b_hh };
+                let tape = forward(cell, dims, &weights, &x, None, Some(&mask));
+                tape.hs.iter().zip(&readout).map(|(h, r)| f64::from(h * r)).sum()
+            };
+            let weights = Weights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &b_ih, b_hh: &b_hh };
+            let tape = forward(cell, dims, &weights, &x, None, Some(&mask));
+            let grads = tape.backward(&weights, &readout);
+            for index in [0, gh * dims.units / 2, gh * dims.units - 1] {
+                let eps = 1e-2f32;
+                let original = w_hh[index];
+                w_hh[index] = original + eps;
+                let up = loss(&w_hh);
+                w_hh[index] = original - eps;
+                let down = loss(&w_hh);
+                w_hh[index] = original;
+                let numeric = (up - down) / (2.0 * f64::from(eps));
+                let analytic = f64::from(grads.w_hh[index]);
+                assert!((numeric - analytic).abs() < 2e-3, "{cell:?} w_hh[{index}]: {numeric} vs {analytic}");
+            }
+        }
+    }
+
+    #[test]
+    fn exp_and_the_activations_are_accurate() {
+        for i in -2000..=2000 {
+            let x = i as f32 * 0.01;
+            let (want, got) = (x.exp(), exp(x));
+            assert!((got - want).abs() <= 2e-7 * want.max(1e-30), "exp({x}): {got} vs {want}");
+            assert!((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6, "sigmoid({x})");
+            assert!((tanh(x) - x.tanh()).abs() < 2e-6, "tanh({x})");
+        }
+        assert!(sigmoid(-200.0) < 1e-30);
+        assert_eq!(sigmoid(200.0), 1.0);
+        assert!((tanh(50.0) - 1.0).abs() < 1e-7 && (tanh(-50.0) + 1.0).abs() < 1e-7);
+    }
+}
