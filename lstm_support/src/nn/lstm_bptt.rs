@@ -242,7 +242,7 @@ pub(crate) enum Taped {
     /// The LSTM's libtorch tape (this module).
     Lstm(LstmTape),
     /// A native kernel's tape ([`super::native`]).
-    Native(super::native::NativeTape),
+    Native(Box<super::native::NativeTape>),
 }
 
 /// The tapes of one training forward pass, to be run after `loss.backward()`.

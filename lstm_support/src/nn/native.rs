@@ -68,7 +68,7 @@ pub(crate) struct Grads {
     pub w_hh: Vec<f32>,
     pub b_ih: Vec<f32>,
     pub b_hh: Vec<f32>,
-    /// `[T, B, I]`, through the input mask.
+    /// `[T, B, I]`, through the input mask; empty when not asked for.
     pub x: Vec<f32>,
 }
 
@@ -120,7 +120,10 @@ fn gemm(
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // Round to nearest by adding and subtracting 1.5 * 2^23: `f32::round` is a libm call
+    // without SSE4.1, which would keep the loop from vectorising.
+    const ROUND: f32 = 12_582_912.0;
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let p = 1.987_569_1e-4_f32;
     let p = p * r + 1.398_199_9e-3;
@@ -140,6 +143,46 @@ fn sigmoid(x: f32) -> f32 {
 #[inline(always)]
 fn tanh(x: f32) -> f32 {
     2.0 / (1.0 + exp(-2.0 * x)) - 1.0
+}
+
+/// One row of LSTM units: the activations in place (i, f, o sigmoid; g tanh), then c, tanh(c)
+/// and h. `c_prev` is empty at the first step. Plain slices of one length, so that the
+/// compiler drops the bounds checks and vectorises.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lstm_cell_row(
+    i: &mut [f32],
+    f: &mut [f32],
+    g: &mut [f32],
+    o: &mut [f32],
+    c_prev: &[f32],
+    c: &mut [f32],
+    tanh_c: &mut [f32],
+    h: &mut [f32],
+) {
+    let n = c.len();
+    let (i, f, g, o) = (&mut i[..n], &mut f[..n], &mut g[..n], &mut o[..n]);
+    let (tanh_c, h) = (&mut tanh_c[..n], &mut h[..n]);
+    for j in 0..n {
+        i[j] = sigmoid(i[j]);
+        f[j] = sigmoid(f[j]);
+        g[j] = tanh(g[j]);
+        o[j] = sigmoid(o[j]);
+    }
+    if c_prev.is_empty() {
+        for j in 0..n {
+            c[j] = i[j] * g[j];
+        }
+    } else {
+        let c_prev = &c_prev[..n];
+        for j in 0..n {
+            c[j] = f[j] * c_prev[j] + i[j] * g[j];
+        }
+    }
+    for j in 0..n {
+        tanh_c[j] = tanh(c[j]);
+        h[j] = o[j] * tanh_c[j];
+    }
 }
 
 /// `out[b, j] = h[b, j] * mask[b, block + j]` for one block of a `[B, width]` mask.
@@ -191,7 +234,11 @@ pub(crate) fn forward(
     let mut gates = vec![0.0f32; steps * batch * gh];
     for row in gates.chunks_exact_mut(gh) {
         for (j, v) in row.iter_mut().enumerate() {
-            let recurrent_bias = if cell == CellKind::Gru { 0.0 } else { weights.b_hh[j] };
+            let recurrent_bias = if cell == CellKind::Gru {
+                0.0
+            } else {
+                weights.b_hh[j]
+            };
             *v = weights.b_ih[j] + recurrent_bias;
         }
     }
@@ -212,13 +259,24 @@ pub(crate) fn forward(
     let mut hs = vec![0.0f32; steps * batch * units];
     let stateful = cell != CellKind::SimpleRnn;
     let mut state = vec![0.0f32; if stateful { steps * batch * units } else { 0 }];
-    let mut tanh_state = vec![0.0f32; if cell == CellKind::Lstm { steps * batch * units } else { 0 }];
+    let mut tanh_state = vec![
+        0.0f32;
+        if cell == CellKind::Lstm {
+            steps * batch * units
+        } else {
+            0
+        }
+    ];
     let mut recurrent = vec![0.0f32; batch * gh];
     let step_h = batch * units;
     for t in 0..steps {
         // h(t-1) through its mask(s) into the recurrent product.
         let (done, rest) = hs.split_at_mut(t * step_h);
-        let h_prev: &[f32] = if t == 0 { &[] } else { &done[(t - 1) * step_h..] };
+        let h_prev: &[f32] = if t == 0 {
+            &[]
+        } else {
+            &done[(t - 1) * step_h..]
+        };
         let h_out = &mut rest[..step_h];
         let hd = &mut h_dropped[t * batch * hd_width..(t + 1) * batch * hd_width];
         if t > 0 {
@@ -242,7 +300,18 @@ pub(crate) fn forward(
         }
         // recurrent = h_dropped W_hh^T (block by block when each gate has its own mask).
         if mask_blocks == 1 {
-            gemm(batch, units, gh, hd, (hd_width, 1), weights.w_hh, (1, units), 0.0, &mut recurrent, gh);
+            gemm(
+                batch,
+                units,
+                gh,
+                hd,
+                (hd_width, 1),
+                weights.w_hh,
+                (1, units),
+                0.0,
+                &mut recurrent,
+                gh,
+            );
         } else {
             for block in 0..g {
                 gemm(
@@ -264,7 +333,11 @@ pub(crate) fn forward(
             CellKind::Lstm => {
                 let c_all = &mut state[..];
                 let (c_done, c_rest) = c_all.split_at_mut(t * step_h);
-                let c_prev: &[f32] = if t == 0 { &[] } else { &c_done[(t - 1) * step_h..] };
+                let c_prev: &[f32] = if t == 0 {
+                    &[]
+                } else {
+                    &c_done[(t - 1) * step_h..]
+                };
                 let c_now = &mut c_rest[..step_h];
                 let tc_now = &mut tanh_state[t * step_h..(t + 1) * step_h];
                 for b in 0..batch {
@@ -277,20 +350,12 @@ pub(crate) fn forward(
                     let (f, rest) = rest.split_at_mut(units);
                     let (gg, o) = rest.split_at_mut(units);
                     let row = b * units..(b + 1) * units;
-                    for j in 0..units {
-                        i[j] = sigmoid(i[j]);
-                        f[j] = sigmoid(f[j]);
-                        gg[j] = tanh(gg[j]);
-                        o[j] = sigmoid(o[j]);
-                    }
-                    let (c_row, tc_row, h_row) = (&mut c_now[row.clone()], &mut tc_now[row.clone()], &mut h_out[row.clone()]);
-                    for j in 0..units {
-                        let cp = if t == 0 { 0.0 } else { c_prev[b * units + j] };
-                        let c = f[j] * cp + i[j] * gg[j];
-                        c_row[j] = c;
-                        tc_row[j] = tanh(c);
-                        h_row[j] = o[j] * tc_row[j];
-                    }
+                    let c_row = &mut c_now[row.clone()];
+                    let tc_row = &mut tc_now[row.clone()];
+                    let h_row = &mut h_out[row.clone()];
+                    let zeros = [0.0f32; 0];
+                    let cp_row: &[f32] = if t == 0 { &zeros } else { &c_prev[row] };
+                    lstm_cell_row(i, f, gg, o, cp_row, c_row, tc_row, h_row);
                 }
             }
             CellKind::Gru => {
@@ -338,7 +403,9 @@ pub(crate) fn forward(
 impl Tape {
     /// Backpropagation through time from `d_hs`, the loss gradient of every step's h
     /// (`[T, B, H]`; zeros where a step's h is not an output).
-    pub(crate) fn backward(&self, weights: &Weights<'_>, d_hs: &[f32]) -> Grads {
+    /// The input gradient is computed only with `input_grad` (a layer fed by another layer
+    /// needs it; one fed by the images does not).
+    pub(crate) fn backward(&self, weights: &Weights<'_>, d_hs: &[f32], input_grad: bool) -> Grads {
         let Dims {
             steps,
             batch,
@@ -377,7 +444,8 @@ impl Tape {
                         let dzr = &mut dz[b * gh..(b + 1) * gh];
                         for j in 0..units {
                             let k = b * units + j;
-                            let (i, f, gg, o) = (zr[j], zr[units + j], zr[2 * units + j], zr[3 * units + j]);
+                            let (i, f, gg, o) =
+                                (zr[j], zr[units + j], zr[2 * units + j], zr[3 * units + j]);
                             let dhk = dh[k];
                             let dc = dc_next[k] + dhk * o * (1.0 - tc[k] * tc[k]);
                             let cp = c_prev.map_or(0.0, |c| c[k]);
@@ -425,7 +493,18 @@ impl Tape {
             dh_next.copy_from_slice(&dh_direct);
             if t > 0 {
                 if self.mask_blocks == 1 {
-                    gemm(batch, gh, units, dz, (gh, 1), weights.w_hh, (units, 1), 0.0, &mut d_hd, hd_width);
+                    gemm(
+                        batch,
+                        gh,
+                        units,
+                        dz,
+                        (gh, 1),
+                        weights.w_hh,
+                        (units, 1),
+                        0.0,
+                        &mut d_hd,
+                        hd_width,
+                    );
                 } else {
                     for block in 0..g {
                         gemm(
@@ -460,7 +539,18 @@ impl Tape {
         let rows = steps * batch;
         let mut w_hh = vec![0.0f32; gh * units];
         if self.mask_blocks == 1 {
-            gemm(gh, rows, units, &d_rec, (1, gh), &self.h_dropped, (hd_width, 1), 0.0, &mut w_hh, units);
+            gemm(
+                gh,
+                rows,
+                units,
+                &d_rec,
+                (1, gh),
+                &self.h_dropped,
+                (hd_width, 1),
+                0.0,
+                &mut w_hh,
+                units,
+            );
         } else {
             for block in 0..g {
                 gemm(
@@ -477,9 +567,24 @@ impl Tape {
                 );
             }
         }
-        let d_input = if self.cell == CellKind::Gru { &d_in } else { &d_rec };
+        let d_input = if self.cell == CellKind::Gru {
+            &d_in
+        } else {
+            &d_rec
+        };
         let mut w_ih = vec![0.0f32; gh * inputs];
-        gemm(gh, rows, inputs, d_input, (1, gh), &self.x, (inputs, 1), 0.0, &mut w_ih, inputs);
+        gemm(
+            gh,
+            rows,
+            inputs,
+            d_input,
+            (1, gh),
+            &self.x,
+            (inputs, 1),
+            0.0,
+            &mut w_ih,
+            inputs,
+        );
         let column_sums = |d: &[f32]| {
             let mut sums = vec![0.0f32; gh];
             for row in d.chunks_exact(gh) {
@@ -491,9 +596,22 @@ impl Tape {
         };
         let b_ih = column_sums(d_input);
         let b_hh = column_sums(&d_rec);
-        let mut x = vec![0.0f32; rows * inputs];
-        gemm(rows, gh, inputs, d_input, (gh, 1), weights.w_ih, (inputs, 1), 0.0, &mut x, inputs);
-        if let Some(mask) = &self.input_mask {
+        let mut x = vec![0.0f32; if input_grad { rows * inputs } else { 0 }];
+        if input_grad {
+            gemm(
+                rows,
+                gh,
+                inputs,
+                d_input,
+                (gh, 1),
+                weights.w_ih,
+                (inputs, 1),
+                0.0,
+                &mut x,
+                inputs,
+            );
+        }
+        if let Some(mask) = self.input_mask.as_ref().filter(|_| input_grad) {
             for row in x.chunks_exact_mut(inputs * batch) {
                 for (v, &k) in row.iter_mut().zip(mask) {
                     *v *= k;
@@ -523,7 +641,10 @@ pub(crate) fn enabled() -> bool {
 /// The values of a CPU float tensor, contiguous.
 fn values(t: &Tensor) -> Result<Vec<f32>> {
     Ok(Vec::<f32>::try_from(
-        t.detach().to_device(Device::Cpu).contiguous().flatten(0, -1),
+        t.detach()
+            .to_device(Device::Cpu)
+            .contiguous()
+            .flatten(0, -1),
     )?)
 }
 
@@ -578,8 +699,20 @@ pub(crate) fn forward_tape(
     let recurrent_mask = recurrent_mask.map(values).transpose()?;
     let tape = {
         let [w_ih, w_hh, b_ih, b_hh] = &weight_values;
-        let weights = Weights { w_ih, w_hh, b_ih, b_hh };
-        forward(cell, dims, &weights, &x, input_mask.as_deref(), recurrent_mask.as_deref())
+        let weights = Weights {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+        };
+        forward(
+            cell,
+            dims,
+            &weights,
+            &x,
+            input_mask.as_deref(),
+            recurrent_mask.as_deref(),
+        )
     };
     let (steps, batch, units) = (dims.steps as i64, dims.batch as i64, dims.units as i64);
     let hs = Tensor::from_slice(&tape.hs).view([steps, batch, units]);
@@ -630,11 +763,20 @@ impl NativeTape {
         };
         let grads = {
             let [w_ih, w_hh, b_ih, b_hh] = &self.weight_values;
-            self.tape.backward(&Weights { w_ih, w_hh, b_ih, b_hh }, &d_hs)
+            let weights = Weights {
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+            };
+            self.tape
+                .backward(&weights, &d_hs, self.input.requires_grad())
         };
         let device = self.w_ih.device();
         let as_tensor = |v: &[f32], like: &Tensor| {
-            Tensor::from_slice(v).view(like.size().as_slice()).to_device(device)
+            Tensor::from_slice(v)
+                .view(like.size().as_slice())
+                .to_device(device)
         };
         let mut surrogate = (&self.w_ih * as_tensor(&grads.w_ih, &self.w_ih)).sum(Kind::Float)
             + (&self.w_hh * as_tensor(&grads.w_hh, &self.w_hh)).sum(Kind::Float)
@@ -715,16 +857,25 @@ mod tests {
                         RecurrentMask::PerGate => units * cell.gates(),
                     };
                     let mask = dropout_mask(batch, width, 0.4, Device::Cpu).unwrap();
-                    let out_shape: &[i64] = if return_sequences { &[batch, 9, 6] } else { &[batch, 6] };
+                    let out_shape: &[i64] = if return_sequences {
+                        &[batch, 9, 6]
+                    } else {
+                        &[batch, 6]
+                    };
                     let readout = Tensor::randn(out_shape, cpu);
 
                     let reference = layer.forward_steps(&xs, input_mask.as_ref(), Some(&mask));
                     (&reference * &readout).sum(Kind::Float).backward();
                     let expected = take(&vs, &xs);
 
-                    let (output, tape) = layer.native_tape(&xs, input_mask.as_ref(), Some(&mask)).unwrap();
+                    let (output, tape) = layer
+                        .native_tape(&xs, input_mask.as_ref(), Some(&mask))
+                        .unwrap();
                     let what = format!("{cell:?} {recurrent_mask:?} dropout {input_dropout} sequences {return_sequences}");
-                    assert!(max_abs_diff(&output, &reference) < 1e-5, "{what}: outputs differ");
+                    assert!(
+                        max_abs_diff(&output, &reference) < 1e-5,
+                        "{what}: outputs differ"
+                    );
                     (&output * &readout).sum(Kind::Float).backward();
                     tape.backward().unwrap();
                     let actual = take(&vs, &xs);
@@ -743,12 +894,20 @@ mod tests {
     /// through the kernels' f32 arithmetic (so the step is large and the tolerance loose).
     #[test]
     fn weight_gradients_agree_with_finite_differences() {
-        let dims = Dims { steps: 4, batch: 3, inputs: 2, units: 3 };
+        let dims = Dims {
+            steps: 4,
+            batch: 3,
+            inputs: 2,
+            units: 3,
+        };
         for cell in [CellKind::Lstm, CellKind::Gru, CellKind::SimpleRnn] {
             let gh = cell.gates() as usize * dims.units;
             let pseudo = |n: usize, seed: u32| -> Vec<f32> {
                 (0..n)
-                    .map(|i| (((i as u32).wrapping_mul(2_654_435_761u32) ^ seed) % 1000) as f32 / 1000.0 - 0.5)
+                    .map(|i| {
+                        (((i as u32).wrapping_mul(2_654_435_761u32) ^ seed) % 1000) as f32 / 1000.0
+                            - 0.5
+                    })
                     .collect()
             };
             let w_ih = pseudo(gh * dims.inputs, 1);
@@ -756,16 +915,32 @@ mod tests {
             let b_ih = pseudo(gh, 3);
             let b_hh = pseudo(gh, 4);
             let x = pseudo(dims.steps * dims.batch * dims.inputs, 5);
-            let mask: Vec<f32> = (0..dims.batch * dims.units).map(|i| if i % 4 == 0 { 0.0 } else { 1.25 }).collect();
+            let mask: Vec<f32> = (0..dims.batch * dims.units)
+                .map(|i| if i % 4 == 0 { 0.0 } else { 1.25 })
+                .collect();
             let readout = pseudo(dims.steps * dims.batch * dims.units, 6);
             let loss = |w_hh: &[f32]| -> f64 {
-                let weights = Weights { w_ih: &w_ih, w_hh, b_ih: &b_ih, b_hh: &b_hh };
+                let weights = Weights {
+                    w_ih: &w_ih,
+                    w_hh,
+                    b_ih: &b_ih,
+                    b_hh: &b_hh,
+                };
                 let tape = forward(cell, dims, &weights, &x, None, Some(&mask));
-                tape.hs.iter().zip(&readout).map(|(h, r)| f64::from(h * r)).sum()
+                tape.hs
+                    .iter()
+                    .zip(&readout)
+                    .map(|(h, r)| f64::from(h * r))
+                    .sum()
             };
-            let weights = Weights { w_ih: &w_ih, w_hh: &w_hh, b_ih: &b_ih, b_hh: &b_hh };
+            let weights = Weights {
+                w_ih: &w_ih,
+                w_hh: &w_hh,
+                b_ih: &b_ih,
+                b_hh: &b_hh,
+            };
             let tape = forward(cell, dims, &weights, &x, None, Some(&mask));
-            let grads = tape.backward(&weights, &readout);
+            let grads = tape.backward(&weights, &readout, true);
             for index in [0, gh * dims.units / 2, gh * dims.units - 1] {
                 let eps = 1e-2f32;
                 let original = w_hh[index];
@@ -776,7 +951,10 @@ mod tests {
                 w_hh[index] = original;
                 let numeric = (up - down) / (2.0 * f64::from(eps));
                 let analytic = f64::from(grads.w_hh[index]);
-                assert!((numeric - analytic).abs() < 2e-3, "{cell:?} w_hh[{index}]: {numeric} vs {analytic}");
+                assert!(
+                    (numeric - analytic).abs() < 2e-3,
+                    "{cell:?} w_hh[{index}]: {numeric} vs {analytic}"
+                );
             }
         }
     }
@@ -786,8 +964,14 @@ mod tests {
         for i in -2000..=2000 {
             let x = i as f32 * 0.01;
             let (want, got) = (x.exp(), exp(x));
-            assert!((got - want).abs() <= 2e-7 * want.max(1e-30), "exp({x}): {got} vs {want}");
-            assert!((sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6, "sigmoid({x})");
+            assert!(
+                (got - want).abs() <= 2e-7 * want.max(1e-30),
+                "exp({x}): {got} vs {want}"
+            );
+            assert!(
+                (sigmoid(x) - 1.0 / (1.0 + (-x).exp())).abs() < 1e-6,
+                "sigmoid({x})"
+            );
             assert!((tanh(x) - x.tanh()).abs() < 2e-6, "tanh({x})");
         }
         assert!(sigmoid(-200.0) < 1e-30);

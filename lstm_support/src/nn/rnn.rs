@@ -284,7 +284,7 @@ impl Recurrent {
         if xs.device() == Device::Cpu && super::native::enabled() {
             let (output, tape) =
                 self.native_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref())?;
-            return Ok((output, Some(Taped::Native(tape))));
+            return Ok((output, Some(Taped::Native(Box::new(tape)))));
         }
         if self.config.cell == CellKind::Lstm && self.config.recurrent_mask.is_shared() {
             let (output, tape) = self.lstm_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref());
