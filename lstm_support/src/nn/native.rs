@@ -72,6 +72,37 @@ pub(crate) struct Grads {
     pub x: Vec<f32>,
 }
 
+thread_local! {
+    /// Buffers of finished batches, reused by the next: fresh multi-megabyte allocations
+    /// every batch cost page faults worth a tenth of the training time.
+    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A zeroed buffer of `len` values, from the pool when one is large enough.
+fn buffer(len: usize) -> Vec<f32> {
+    let reused = POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let found = pool.iter().position(|b| b.capacity() >= len);
+        found.map(|i| pool.swap_remove(i))
+    });
+    let mut v = reused.unwrap_or_default();
+    v.clear();
+    v.resize(len, 0.0);
+    v
+}
+
+/// Gives buffers back to the pool (a few dozen at most).
+fn recycle(buffers: impl IntoIterator<Item = Vec<f32>>) {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        for b in buffers {
+            if pool.len() < 48 && b.capacity() > 0 {
+                pool.push(b);
+            }
+        }
+    });
+}
+
 /// `c[m×n] = beta c + a[m×k] b[k×n]`, each matrix given by its row and column strides.
 #[allow(clippy::too_many_arguments)]
 fn gemm(
@@ -221,7 +252,11 @@ pub(crate) fn forward(
         Some(mask) if mask.len() == batch * gh && g > 1 => g,
         _ => 1,
     };
-    let mut x = x.to_vec();
+    let mut x = {
+        let mut buffered = buffer(x.len());
+        buffered.copy_from_slice(x);
+        buffered
+    };
     if let Some(mask) = input_mask {
         for row in x.chunks_exact_mut(inputs * batch) {
             for (v, &k) in row.iter_mut().zip(mask) {
@@ -231,7 +266,7 @@ pub(crate) fn forward(
     }
     // Input projections of all steps in one product, biases first. For the GRU the recurrent
     // bias of the candidate stays apart (it is multiplied by r); elsewhere both biases add.
-    let mut gates = vec![0.0f32; steps * batch * gh];
+    let mut gates = buffer(steps * batch * gh);
     for row in gates.chunks_exact_mut(gh) {
         for (j, v) in row.iter_mut().enumerate() {
             let recurrent_bias = if cell == CellKind::Gru {
@@ -255,20 +290,18 @@ pub(crate) fn forward(
         gh,
     );
     let hd_width = mask_blocks * units;
-    let mut h_dropped = vec![0.0f32; steps * batch * hd_width];
-    let mut hs = vec![0.0f32; steps * batch * units];
+    let mut h_dropped = buffer(steps * batch * hd_width);
+    let mut hs = buffer(steps * batch * units);
     let stateful = cell != CellKind::SimpleRnn;
-    let mut state = vec![0.0f32; if stateful { steps * batch * units } else { 0 }];
-    let mut tanh_state = vec![
-        0.0f32;
-        if cell == CellKind::Lstm {
-            steps * batch * units
-        } else {
-            0
-        }
-    ];
-    let mut recurrent = vec![0.0f32; batch * gh];
+    let mut state = buffer(if stateful { steps * batch * units } else { 0 });
+    let mut tanh_state = buffer(if cell == CellKind::Lstm {
+        steps * batch * units
+    } else {
+        0
+    });
+    let mut recurrent = buffer(batch * gh);
     let step_h = batch * units;
+    let mut part = buffer(step_h);
     for t in 0..steps {
         // h(t-1) through its mask(s) into the recurrent product.
         let (done, rest) = hs.split_at_mut(t * step_h);
@@ -281,7 +314,6 @@ pub(crate) fn forward(
         let hd = &mut h_dropped[t * batch * hd_width..(t + 1) * batch * hd_width];
         if t > 0 {
             for block in 0..mask_blocks {
-                let mut part = vec![0.0f32; step_h];
                 match recurrent_mask {
                     Some(mask) => masked_into(
                         &mut part,
@@ -385,6 +417,7 @@ pub(crate) fn forward(
             }
         }
     }
+    recycle([recurrent, part]);
     Tape {
         cell,
         dims,
@@ -397,6 +430,22 @@ pub(crate) fn forward(
         state,
         tanh_state,
         hs,
+    }
+}
+
+impl Drop for Tape {
+    fn drop(&mut self) {
+        recycle(
+            [
+                &mut self.x,
+                &mut self.h_dropped,
+                &mut self.gates,
+                &mut self.state,
+                &mut self.tanh_state,
+                &mut self.hs,
+            ]
+            .map(std::mem::take),
+        );
     }
 }
 
@@ -418,23 +467,27 @@ impl Tape {
         let step_h = batch * units;
         // Pre-activation gradients of the recurrent products and of the input products (they
         // differ only for the GRU's candidate, where r multiplies the recurrent part).
-        let mut d_rec = vec![0.0f32; steps * batch * gh];
+        let mut d_rec = buffer(steps * batch * gh);
         let mut d_in = if self.cell == CellKind::Gru {
-            vec![0.0f32; steps * batch * gh]
+            buffer(steps * batch * gh)
         } else {
             Vec::new()
         };
-        let mut dh_next = vec![0.0f32; step_h];
-        let mut dc_next = vec![0.0f32; step_h];
-        let mut d_hd = vec![0.0f32; batch * hd_width];
+        let mut dh_next = buffer(step_h);
+        let mut dc_next = buffer(step_h);
+        let mut d_hd = buffer(batch * hd_width);
+        let mut dh = buffer(step_h);
+        let mut dh_direct = buffer(step_h);
         for t in (0..steps).rev() {
             let z = &self.gates[t * batch * gh..(t + 1) * batch * gh];
             let dz = &mut d_rec[t * batch * gh..(t + 1) * batch * gh];
             let d_out = &d_hs[t * step_h..(t + 1) * step_h];
             let h_prev = (t > 0).then(|| &self.hs[(t - 1) * step_h..t * step_h]);
             // dh(t) = the output's gradient plus what step t+1 sent back.
-            let dh: Vec<f32> = d_out.iter().zip(&dh_next).map(|(a, b)| a + b).collect();
-            let mut dh_direct = vec![0.0f32; step_h];
+            for ((d, &a), &b) in dh.iter_mut().zip(d_out).zip(&dh_next) {
+                *d = a + b;
+            }
+            dh_direct.fill(0.0);
             match self.cell {
                 CellKind::Lstm => {
                     let tc = &self.tanh_state[t * step_h..(t + 1) * step_h];
@@ -537,7 +590,7 @@ impl Tape {
         }
         // Weight gradients: one product each over all steps and rows.
         let rows = steps * batch;
-        let mut w_hh = vec![0.0f32; gh * units];
+        let mut w_hh = buffer(gh * units);
         if self.mask_blocks == 1 {
             gemm(
                 gh,
@@ -572,7 +625,7 @@ impl Tape {
         } else {
             &d_rec
         };
-        let mut w_ih = vec![0.0f32; gh * inputs];
+        let mut w_ih = buffer(gh * inputs);
         gemm(
             gh,
             rows,
@@ -586,7 +639,7 @@ impl Tape {
             inputs,
         );
         let column_sums = |d: &[f32]| {
-            let mut sums = vec![0.0f32; gh];
+            let mut sums = buffer(gh);
             for row in d.chunks_exact(gh) {
                 for (s, v) in sums.iter_mut().zip(row) {
                     *s += v;
@@ -596,7 +649,7 @@ impl Tape {
         };
         let b_ih = column_sums(d_input);
         let b_hh = column_sums(&d_rec);
-        let mut x = vec![0.0f32; if input_grad { rows * inputs } else { 0 }];
+        let mut x = buffer(if input_grad { rows * inputs } else { 0 });
         if input_grad {
             gemm(
                 rows,
@@ -618,6 +671,7 @@ impl Tape {
                 }
             }
         }
+        recycle([d_rec, d_in, dh_next, dc_next, d_hd, dh, dh_direct]);
         Grads {
             w_ih,
             w_hh,
@@ -799,6 +853,9 @@ impl NativeTape {
             ));
         }
         surrogate.backward();
+        recycle([
+            grads.w_ih, grads.w_hh, grads.b_ih, grads.b_hh, grads.x, d_hs,
+        ]);
         Ok(())
     }
 }
@@ -977,5 +1034,66 @@ mod tests {
         assert!(sigmoid(-200.0) < 1e-30);
         assert_eq!(sigmoid(200.0), 1.0);
         assert!((tanh(50.0) - 1.0).abs() < 1e-7 && (tanh(-50.0) + 1.0).abs() < 1e-7);
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// `cargo test --release -p lstm_support --lib speed -- --ignored --nocapture`: the
+    /// per-step product of a 32-unit LSTM, `matrixmultiply` against libtorch's `mm` on the
+    /// same borrowed buffers.
+    #[test]
+    #[ignore]
+    fn per_step_product() {
+        tch::set_num_threads(1);
+        let (b, h, gh) = (128usize, 32usize, 128usize);
+        let a: Vec<f32> = (0..b * h).map(|i| (i % 7) as f32 * 0.1).collect();
+        let w: Vec<f32> = (0..gh * h).map(|i| (i % 5) as f32 * 0.1).collect();
+        let mut c = vec![0.0f32; b * gh];
+        let n = 20_000;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            gemm(b, h, gh, &a, (h, 1), &w, (1, h), 0.0, &mut c, gh);
+        }
+        let ours = started.elapsed().as_secs_f64() / n as f64;
+        let at = unsafe {
+            Tensor::from_blob(
+                a.as_ptr() as *const u8,
+                &[b as i64, h as i64],
+                &[h as i64, 1],
+                Kind::Float,
+                Device::Cpu,
+            )
+        };
+        let wt = unsafe {
+            Tensor::from_blob(
+                w.as_ptr() as *const u8,
+                &[h as i64, gh as i64],
+                &[1, h as i64],
+                Kind::Float,
+                Device::Cpu,
+            )
+        };
+        let ct = unsafe {
+            Tensor::from_blob(
+                c.as_mut_ptr() as *const u8,
+                &[b as i64, gh as i64],
+                &[gh as i64, 1],
+                Kind::Float,
+                Device::Cpu,
+            )
+        };
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            let _ = at.mm_out(&ct, &wt);
+        }
+        let torch = started.elapsed().as_secs_f64() / n as f64;
+        println!(
+            "per-step [128x32]x[32x128]: matrixmultiply {:.1} us, libtorch mm_out {:.1} us",
+            ours * 1e6,
+            torch * 1e6
+        );
     }
 }
