@@ -17,6 +17,8 @@
 //! product only.
 use tch::{Device, Kind, Tensor};
 
+use std::ops::Range;
+
 use super::rnn::CellKind;
 use crate::error::{Error, Result};
 
@@ -72,19 +74,21 @@ pub(crate) struct Grads {
     pub x: Vec<f32>,
 }
 
-thread_local! {
-    /// Buffers of finished batches, reused by the next: fresh multi-megabyte allocations
-    /// every batch cost page faults worth a tenth of the training time.
-    static POOL: std::cell::RefCell<Vec<Vec<f32>>> = const { std::cell::RefCell::new(Vec::new()) };
+/// Buffers of finished batches, reused by the next: fresh multi-megabyte allocations every
+/// batch cost page faults worth a tenth of the training time. Shared by the worker threads.
+static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+fn pool() -> std::sync::MutexGuard<'static, Vec<Vec<f32>>> {
+    POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A zeroed buffer of `len` values, from the pool when one is large enough.
 fn buffer(len: usize) -> Vec<f32> {
-    let reused = POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
+    let reused = {
+        let mut pool = pool();
         let found = pool.iter().position(|b| b.capacity() >= len);
         found.map(|i| pool.swap_remove(i))
-    });
+    };
     let mut v = reused.unwrap_or_default();
     v.clear();
     v.resize(len, 0.0);
@@ -93,14 +97,63 @@ fn buffer(len: usize) -> Vec<f32> {
 
 /// Gives buffers back to the pool (a few dozen at most).
 fn recycle(buffers: impl IntoIterator<Item = Vec<f32>>) {
-    POOL.with(|pool| {
-        let mut pool = pool.borrow_mut();
-        for b in buffers {
-            if pool.len() < 48 && b.capacity() > 0 {
-                pool.push(b);
-            }
+    let mut pool = pool();
+    for b in buffers {
+        if pool.len() < 64 && b.capacity() > 0 {
+            pool.push(b);
         }
-    });
+    }
+}
+
+/// Rows `rows` of a time-major `[T, B, W]` buffer, as `[T, rows, W]`.
+fn gather_rows(full: &[f32], dims: (usize, usize, usize), rows: &Range<usize>) -> Vec<f32> {
+    let (steps, batch, width) = dims;
+    let n = rows.len() * width;
+    let mut out = buffer(steps * n);
+    for t in 0..steps {
+        let from = (t * batch + rows.start) * width;
+        out[t * n..(t + 1) * n].copy_from_slice(&full[from..from + n]);
+    }
+    out
+}
+
+/// Writes `[T, rows, W]` into rows `rows` of a time-major `[T, B, W]` buffer.
+fn scatter_rows(part: &[f32], full: &mut [f32], dims: (usize, usize, usize), rows: &Range<usize>) {
+    let (steps, batch, width) = dims;
+    let n = rows.len() * width;
+    for t in 0..steps {
+        let to = (t * batch + rows.start) * width;
+        full[to..to + n].copy_from_slice(&part[t * n..(t + 1) * n]);
+    }
+}
+
+/// The batch in as many row ranges as libtorch has threads, each of at least 32 rows: the
+/// sequences of a batch are independent, so each range runs on a core of its own.
+fn row_ranges(batch: usize) -> Vec<Range<usize>> {
+    let parts = (tch::get_num_threads().max(1) as usize)
+        .min(batch / 32)
+        .max(1);
+    (0..parts)
+        .map(|p| p * batch / parts..(p + 1) * batch / parts)
+        .collect()
+}
+
+/// Runs the jobs, one thread each (inline when there is one).
+fn in_parallel<T: Send>(jobs: Vec<impl FnOnce() -> T + Send>) -> Result<Vec<T>> {
+    if jobs.len() == 1 {
+        return Ok(jobs.into_iter().map(|job| job()).collect());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs.into_iter().map(|job| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().map_err(|_| {
+                    Error::invalid("native recurrent kernel", "a worker thread panicked")
+                })
+            })
+            .collect()
+    })
 }
 
 /// `c[m×n] = beta c + a[m×k] b[k×n]`, each matrix given by its row and column strides.
@@ -714,7 +767,9 @@ pub(crate) struct LayerParams<'a> {
 /// for the leaf-and-surrogate scheme it shares with the libtorch tape).
 #[derive(Debug)]
 pub(crate) struct NativeTape {
-    tape: Tape,
+    dims: Dims,
+    /// One tape per range of batch rows, run on cores of their own.
+    parts: Vec<(Range<usize>, Tape)>,
     input: Tensor,
     output: Tensor,
     return_sequences: bool,
@@ -751,7 +806,7 @@ pub(crate) fn forward_tape(
     ];
     let input_mask = input_mask.map(values).transpose()?;
     let recurrent_mask = recurrent_mask.map(values).transpose()?;
-    let tape = {
+    let parts = {
         let [w_ih, w_hh, b_ih, b_hh] = &weight_values;
         let weights = Weights {
             w_ih,
@@ -759,17 +814,42 @@ pub(crate) fn forward_tape(
             b_ih,
             b_hh,
         };
-        forward(
-            cell,
-            dims,
-            &weights,
-            &x,
-            input_mask.as_deref(),
-            recurrent_mask.as_deref(),
-        )
+        let (weights, x) = (&weights, &x);
+        let (input_mask, recurrent_mask) = (input_mask.as_deref(), recurrent_mask.as_deref());
+        let jobs: Vec<_> = row_ranges(dims.batch)
+            .into_iter()
+            .map(|rows| {
+                move || {
+                    let rows_of = |mask: &[f32]| {
+                        let width = mask.len() / dims.batch;
+                        mask[rows.start * width..rows.end * width].to_vec()
+                    };
+                    let part = Dims {
+                        batch: rows.len(),
+                        ..dims
+                    };
+                    let x = gather_rows(x, (dims.steps, dims.batch, dims.inputs), &rows);
+                    let (im, rm) = (input_mask.map(rows_of), recurrent_mask.map(rows_of));
+                    let tape = forward(cell, part, weights, &x, im.as_deref(), rm.as_deref());
+                    recycle([x]);
+                    (rows, tape)
+                }
+            })
+            .collect();
+        in_parallel(jobs)?
     };
+    let mut all_hs = buffer(dims.steps * dims.batch * dims.units);
+    for (rows, tape) in &parts {
+        scatter_rows(
+            &tape.hs,
+            &mut all_hs,
+            (dims.steps, dims.batch, dims.units),
+            rows,
+        );
+    }
     let (steps, batch, units) = (dims.steps as i64, dims.batch as i64, dims.units as i64);
-    let hs = Tensor::from_slice(&tape.hs).view([steps, batch, units]);
+    let hs = Tensor::from_slice(&all_hs).view([steps, batch, units]);
+    recycle([all_hs, x]);
     let output = if return_sequences {
         hs.transpose(0, 1).contiguous()
     } else {
@@ -780,7 +860,8 @@ pub(crate) fn forward_tape(
     Ok((
         output.shallow_clone(),
         NativeTape {
-            tape,
+            dims,
+            parts,
             input: xs.shallow_clone(),
             output,
             return_sequences,
@@ -805,17 +886,18 @@ impl NativeTape {
         let Dims {
             steps,
             batch,
+            inputs,
             units,
-            ..
-        } = self.tape.dims;
+        } = self.dims;
         let d_hs = if self.return_sequences {
             values(&d_output.transpose(0, 1))?
         } else {
-            let mut d = vec![0.0f32; steps * batch * units];
+            let mut d = buffer(steps * batch * units);
             d[(steps - 1) * batch * units..].copy_from_slice(&values(&d_output)?);
             d
         };
-        let grads = {
+        let input_grad = self.input.requires_grad();
+        let part_grads = {
             let [w_ih, w_hh, b_ih, b_hh] = &self.weight_values;
             let weights = Weights {
                 w_ih,
@@ -823,9 +905,51 @@ impl NativeTape {
                 b_ih,
                 b_hh,
             };
-            self.tape
-                .backward(&weights, &d_hs, self.input.requires_grad())
+            let (weights, d_hs) = (&weights, &d_hs);
+            let jobs: Vec<_> = self
+                .parts
+                .iter()
+                .map(|(rows, tape)| {
+                    move || {
+                        let d = gather_rows(d_hs, (steps, batch, units), rows);
+                        let grads = tape.backward(weights, &d, input_grad);
+                        recycle([d]);
+                        (rows.clone(), grads)
+                    }
+                })
+                .collect();
+            in_parallel(jobs)?
         };
+        // The parts' weight gradients add up; their input gradients are rows of the whole.
+        let mut parts = part_grads.into_iter();
+        let Some((first_rows, mut grads)) = parts.next() else {
+            return Ok(());
+        };
+        let mut d_x = buffer(if input_grad {
+            steps * batch * inputs
+        } else {
+            0
+        });
+        if input_grad {
+            scatter_rows(&grads.x, &mut d_x, (steps, batch, inputs), &first_rows);
+        }
+        for (rows, more) in parts {
+            for (total, part) in [
+                (&mut grads.w_ih, &more.w_ih),
+                (&mut grads.w_hh, &more.w_hh),
+                (&mut grads.b_ih, &more.b_ih),
+                (&mut grads.b_hh, &more.b_hh),
+            ] {
+                for (t, p) in total.iter_mut().zip(part) {
+                    *t += p;
+                }
+            }
+            if input_grad {
+                scatter_rows(&more.x, &mut d_x, (steps, batch, inputs), &rows);
+            }
+            recycle([more.w_ih, more.w_hh, more.b_ih, more.b_hh, more.x]);
+        }
+        grads.x = d_x;
         let device = self.w_ih.device();
         let as_tensor = |v: &[f32], like: &Tensor| {
             Tensor::from_slice(v)
@@ -838,8 +962,8 @@ impl NativeTape {
         if self.b_hh.requires_grad() {
             surrogate += (&self.b_hh * as_tensor(&grads.b_hh, &self.b_hh)).sum(Kind::Float);
         }
-        if self.input.requires_grad() {
-            let (steps, batch, inputs) = (steps as i64, batch as i64, self.tape.dims.inputs as i64);
+        if input_grad {
+            let (steps, batch, inputs) = (steps as i64, batch as i64, inputs as i64);
             let d_x = Tensor::from_slice(&grads.x)
                 .view([steps, batch, inputs])
                 .transpose(0, 1)
@@ -881,10 +1005,12 @@ mod tests {
     }
 
     /// The native kernels against autograd of the step loop with the same masks: every cell,
-    /// both mask modes, input dropout on and off, return_sequences on and off, an odd batch.
+    /// both mask modes, input dropout on and off, return_sequences on and off, an odd batch,
+    /// and a batch split across threads.
     #[test]
     fn native_gradients_match_autograd_of_the_step_loop() {
         let _rng = crate::torch_rng_lock();
+        assert!(row_ranges(70).len() == (tch::get_num_threads() as usize).clamp(1, 2));
         let cpu = (Kind::Float, Device::Cpu);
         for cell in CellKind::ALL {
             for recurrent_mask in [RecurrentMask::Shared, RecurrentMask::PerGate] {
@@ -906,7 +1032,8 @@ mod tests {
                         let noise = Tensor::randn(var.size(), cpu) * 0.3;
                         let _ = tch::no_grad(|| var.f_add_(&noise)).unwrap();
                     }
-                    let (batch, units) = (7, 6);
+                    // 70 rows run as two parts of 35 on two threads; 7 as one.
+                    let (batch, units) = (if return_sequences { 70 } else { 7 }, 6);
                     let xs = Tensor::randn([batch, 9, 5], cpu).set_requires_grad(true);
                     let input_mask = dropout_mask(batch, 5, input_dropout, Device::Cpu);
                     let width = match recurrent_mask {
