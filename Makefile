@@ -26,7 +26,7 @@ help:
 	@echo "make test       set up everything (first time: ~15 min, ~5 GB) and run the tests"
 	@echo "make notebooks  set up everything and execute every notebook in notebooks/"
 	@echo "make lab        open JupyterLab on notebooks/"
-	@echo "make bench      LSTM training speed with recurrent dropout, ours against fused and PyTorch"
+	@echo "make bench      recurrent training speed with recurrent dropout (libtorch paths, native kernels) against fused and PyTorch"
 	@echo "make fuzz       fuzz the data-file and run-record parsers (FUZZ_SECONDS each, default 600)"
 	@echo "make check-gpu  print whether libtorch sees CUDA"
 	@echo "make clean      remove build outputs and the environment (.venv, .tools, target, .evcxr)"

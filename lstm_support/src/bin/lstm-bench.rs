@@ -1,6 +1,8 @@
-//! Training and evaluation speed of the LSTM with recurrent dropout, against the fused
-//! no-dropout kernel on the same weights and data (the speed limit for this model), the
-//! straightforward autograd step loop, and PyTorch (`bench/pytorch_lstm.py`).
+//! Training and evaluation speed of the recurrent layers with recurrent dropout (LSTM, GRU,
+//! simple RNN; masks shared by the gates or one per gate), through the libtorch paths and the
+//! native kernels (`nn/native.rs`), against the fused no-dropout kernel on the same weights and
+//! data (the speed limit for this model), the straightforward autograd step loop, and PyTorch
+//! (`bench/pytorch_lstm.py`, for the LSTM with a shared mask).
 //!
 //! ```sh
 //! make bench    # or: cargo run --release --bin lstm-bench -- --python .venv/bin/python
@@ -13,7 +15,9 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use lstm_support::device::DeviceChoice;
+use lstm_support::model::Layer;
 use lstm_support::model::{Model, ModelConfig};
+use lstm_support::nn::rnn::{RecurrentConfig, RecurrentMask};
 use lstm_support::nn::CellKind;
 use lstm_support::optim::{Adam, AdamConfig};
 use lstm_support::{Error, Result};
@@ -41,6 +45,12 @@ struct Options {
     units: Vec<usize>,
     #[arg(long, value_delimiter = ',', default_value = "1,2")]
     layers: Vec<usize>,
+    /// Recurrent cells to measure.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "lstm")]
+    cells: Vec<CellKind>,
+    /// Recurrent dropout masks: shared by the gates, or one per gate.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "shared")]
+    masks: Vec<RecurrentMask>,
     #[arg(long, default_value_t = 0.15)]
     recurrent_dropout: f64,
     #[arg(long, default_value_t = 128)]
@@ -81,14 +91,22 @@ enum Sub {
         layers: usize,
         #[arg(long, value_enum)]
         mode: Mode,
+        #[arg(long, value_enum, default_value = "lstm")]
+        cell: CellKind,
+        #[arg(long, value_enum, default_value = "shared")]
+        mask: RecurrentMask,
     },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 enum Mode {
-    /// Recurrent dropout, the trainer's path (taped forward, hand-written BPTT).
+    /// Recurrent dropout, the trainer's libtorch path (for the LSTM with a shared mask the
+    /// taped forward and hand-written BPTT of `lstm_bptt.rs`; otherwise autograd of the step
+    /// loop).
     Taped,
+    /// Recurrent dropout through the native kernels (`LSTM_SUPPORT_KERNELS=native`).
+    Native,
     /// Recurrent dropout through autograd of the step loop (`forward_t(xs, true)`).
     AutogradLoop,
     /// No recurrent dropout: libtorch's fused LSTM, forward and backward.
@@ -102,6 +120,7 @@ impl Mode {
     fn name(self) -> &'static str {
         match self {
             Mode::Taped => "taped",
+            Mode::Native => "native",
             Mode::AutogradLoop => "autograd-loop",
             Mode::Fused => "fused",
             Mode::Eval => "eval",
@@ -113,6 +132,11 @@ impl Mode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Measurement {
     mode: String,
+    /// Absent from the PyTorch peer's JSON, which measures the LSTM with a shared mask.
+    #[serde(default = "lstm")]
+    cell: CellKind,
+    #[serde(default)]
+    mask: RecurrentMask,
     units: usize,
     layers: usize,
     seconds_per_batch: f64,
@@ -131,8 +155,14 @@ struct Report {
     rows: Vec<Row>,
 }
 
+fn lstm() -> CellKind {
+    CellKind::Lstm
+}
+
 #[derive(Serialize)]
 struct Row {
+    cell: CellKind,
+    mask: RecurrentMask,
     units: usize,
     layers: usize,
     measurements: Vec<Measurement>,
@@ -145,7 +175,19 @@ fn main() -> ExitCode {
             units,
             layers,
             mode,
-        }) => measure(&cli.options, units, layers, mode).map(|m| {
+            cell,
+            mask,
+        }) => measure(
+            &cli.options,
+            Config {
+                cell,
+                mask,
+                units,
+                layers,
+            },
+            mode,
+        )
+        .map(|m| {
             println!("{}", serde_json::to_string(&m).unwrap_or_default());
         }),
         None => run_all(&cli.options),
@@ -176,7 +218,22 @@ fn peak_rss_mb() -> f64 {
 
 /// One timed measurement: builds the model from seed 0 (so every mode starts from the same
 /// weights), runs `warmup + batches` steps on fixed random data and times the last `batches`.
-fn measure(options: &Options, units: usize, layers: usize, mode: Mode) -> Result<Measurement> {
+/// What one row measures.
+#[derive(Clone, Copy)]
+struct Config {
+    cell: CellKind,
+    mask: RecurrentMask,
+    units: usize,
+    layers: usize,
+}
+
+fn measure(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
+    let Config {
+        cell,
+        mask,
+        units,
+        layers,
+    } = what;
     let device = options.device.resolve()?;
     if let Some(threads) = options.threads {
         tch::set_num_threads(threads as i32);
@@ -185,7 +242,12 @@ fn measure(options: &Options, units: usize, layers: usize, mode: Mode) -> Result
         Mode::Fused => 0.0,
         _ => options.recurrent_dropout,
     };
-    let config = ModelConfig::stacked(CellKind::Lstm, &vec![units; layers], dropout);
+    let mut config = ModelConfig::stacked(cell, &vec![units; layers], dropout);
+    for layer in &mut config.layers {
+        if let Layer::Recurrent(RecurrentConfig { recurrent_mask, .. }) = layer {
+            *recurrent_mask = mask;
+        }
+    }
     let model = Model::new(&config, 0, device)?;
     let batch = match mode {
         Mode::Eval => 1000,
@@ -223,6 +285,8 @@ fn measure(options: &Options, units: usize, layers: usize, mode: Mode) -> Result
     let batches_per_epoch = EPOCH_ROWS.div_ceil(options.batch_size) as f64;
     Ok(Measurement {
         mode: mode.name().to_string(),
+        cell,
+        mask,
         units,
         layers,
         seconds_per_batch,
@@ -262,19 +326,38 @@ fn run_child(mut command: Command, what: &str) -> Result<Measurement> {
         .map_err(|e| Error::invalid(what, format!("printed {line:?}, not a measurement: {e}")))
 }
 
-fn ours(options: &Options, units: usize, layers: usize, mode: Mode) -> Result<Measurement> {
+fn ours(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
+    let Config {
+        cell,
+        mask,
+        units,
+        layers,
+    } = what;
     let exe =
         std::env::current_exe().map_err(|e| io_error("find this program at", Path::new("."), e))?;
     let mut command = Command::new(exe);
+    let name = |value: Option<clap::builder::PossibleValue>| {
+        value.map_or_else(String::new, |v| v.get_name().to_owned())
+    };
     command.args(forwarded_args(options)).args([
-        "measure",
-        "--units",
-        &units.to_string(),
-        "--layers",
-        &layers.to_string(),
-        "--mode",
-        mode.name(),
+        "measure".to_owned(),
+        "--units".to_owned(),
+        units.to_string(),
+        "--layers".to_owned(),
+        layers.to_string(),
+        "--mode".to_owned(),
+        mode.name().to_owned(),
+        "--cell".to_owned(),
+        name(cell.to_possible_value()),
+        "--mask".to_owned(),
+        name(mask.to_possible_value()),
     ]);
+    // The kernels are chosen once per process, from the environment.
+    if mode == Mode::Native {
+        command.env("LSTM_SUPPORT_KERNELS", "native");
+    } else {
+        command.env_remove("LSTM_SUPPORT_KERNELS");
+    }
     run_child(
         command,
         &format!("measure {units}x{layers} {}", mode.name()),
@@ -362,31 +445,56 @@ fn run_all(options: &Options) -> Result<()> {
     }
     let device = options.device.resolve()?;
     let mut rows = Vec::new();
-    for &layers in &options.layers {
-        for &units in &options.units {
-            eprintln!("measuring {units} units x {layers} layer(s)...");
+    let mut configs = Vec::new();
+    for &cell in &options.cells {
+        for &mask in &options.masks {
+            for &layers in &options.layers {
+                for &units in &options.units {
+                    configs.push(Config {
+                        cell,
+                        mask,
+                        units,
+                        layers,
+                    });
+                }
+            }
+        }
+    }
+    for config in configs {
+        let Config {
+            cell,
+            mask,
+            units,
+            layers,
+        } = config;
+        {
+            eprintln!("measuring {cell:?} ({mask:?} masks), {units} units x {layers} layer(s)...");
             // The machine is shared and noisy: every measurement is repeated, rounds
             // alternating between implementations, and the median kept.
             let mut rounds: Vec<Vec<Measurement>> = Vec::new();
             for _ in 0..options.repeats {
                 let mut round = vec![
-                    ours(options, units, layers, Mode::Taped)?,
-                    ours(options, units, layers, Mode::Fused)?,
+                    ours(options, config, Mode::Taped)?,
+                    ours(options, config, Mode::Native)?,
+                    ours(options, config, Mode::Fused)?,
                 ];
-                if let Some(python) = &options.python {
+                let peer_measures_this = cell == CellKind::Lstm && mask == RecurrentMask::Shared;
+                if let Some(python) = options.python.as_ref().filter(|_| peer_measures_this) {
                     round.push(peer(options, python, device, units, layers, "cell")?);
                     round.push(peer(options, python, device, units, layers, "fused")?);
                 }
                 if !options.no_autograd_loop {
-                    round.push(ours(options, units, layers, Mode::AutogradLoop)?);
+                    round.push(ours(options, config, Mode::AutogradLoop)?);
                 }
-                round.push(ours(options, units, layers, Mode::Eval)?);
+                round.push(ours(options, config, Mode::Eval)?);
                 rounds.push(round);
             }
             let measurements = (0..rounds[0].len())
                 .map(|k| median(rounds.iter().map(|round| round[k].clone()).collect()))
                 .collect();
             rows.push(Row {
+                cell,
+                mask,
                 units,
                 layers,
                 measurements,
@@ -454,33 +562,44 @@ fn print_table(report: &Report) {
         "batch {}, recurrent dropout {}, s/epoch = 48,000 rows (from {} timed batches, median of {} rounds)\n",
         report.options.batch_size, report.options.recurrent_dropout, report.options.batches, report.options.repeats
     );
-    println!("| units | layers | rd: ours s/epoch | no rd: fused s/epoch | ours / fused | rd: PyTorch LSTMCell loop | PyTorch / ours | no rd: PyTorch nn.LSTM | rd: autograd loop | eval samples/s | peak MB (ours, rd) |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| cell | masks | units | layers | rd: libtorch path s/epoch | rd: native s/epoch | no rd: fused s/epoch | libtorch / fused | native / fused | rd: PyTorch LSTMCell loop | PyTorch / best of ours | no rd: PyTorch nn.LSTM | rd: autograd loop | eval samples/s | peak MB (libtorch, native) |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     let cell = |v: Option<f64>, digits: usize| match v {
         Some(v) if v.is_finite() => format!("{v:.digits$}"),
         _ => "-".to_string(),
     };
     for row in &report.rows {
         let taped = find(row, "taped");
+        let native = find(row, "native");
         let fused = find(row, "fused");
         let cell_loop = find(row, "pytorch-cell");
         let torch_fused = find(row, "pytorch-fused");
         let autograd = find(row, "autograd-loop");
         let eval = find(row, "eval");
         let t = taped.map(|t| t.0);
+        let n = native.map(|n| n.0);
+        let best = match (t, n) {
+            (Some(t), Some(n)) => Some(t.min(n)),
+            (t, n) => t.or(n),
+        };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {:?} | {:?} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |",
+            row.cell,
+            row.mask,
             row.units,
             row.layers,
             cell(t, 2),
+            cell(n, 2),
             cell(fused.map(|f| f.0), 2),
             cell(t.zip(fused).map(|(t, f)| t / f.0), 2),
+            cell(n.zip(fused).map(|(n, f)| n / f.0), 2),
             cell(cell_loop.map(|c| c.0), 2),
-            cell(t.zip(cell_loop).map(|(t, c)| c.0 / t), 2),
+            cell(best.zip(cell_loop).map(|(b, c)| c.0 / b), 2),
             cell(torch_fused.map(|f| f.0), 2),
             cell(autograd.map(|a| a.0), 2),
             cell(eval.map(|e| e.1.samples_per_second), 0),
             cell(taped.map(|t| t.1.peak_rss_mb), 0),
+            cell(native.map(|n| n.1.peak_rss_mb), 0),
         );
     }
 }

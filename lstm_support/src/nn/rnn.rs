@@ -53,7 +53,7 @@ impl CellKind {
 }
 
 /// How the recurrent dropout masks of one sequence are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum RecurrentMask {
     /// One mask per sequence, shared by the gates: tf.keras 2.x (`implementation=2`).
