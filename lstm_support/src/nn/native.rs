@@ -86,7 +86,14 @@ fn pool() -> std::sync::MutexGuard<'static, Vec<Vec<f32>>> {
 fn buffer(len: usize) -> Vec<f32> {
     let reused = {
         let mut pool = pool();
-        let found = pool.iter().position(|b| b.capacity() >= len);
+        // The smallest that fits, so that small requests do not take the large buffers that
+        // the next large request would then have to allocate afresh.
+        let found = pool
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i);
         found.map(|i| pool.swap_remove(i))
     };
     let mut v = reused.unwrap_or_default();
