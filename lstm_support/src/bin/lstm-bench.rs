@@ -238,6 +238,10 @@ fn measure(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
     if let Some(threads) = options.threads {
         tch::set_num_threads(threads as i32);
     }
+    // As the trainer does: the native kernels use every core, libtorch one thread.
+    if mode == Mode::Native && device == Device::Cpu {
+        tch::set_num_threads(1);
+    }
     let dropout = match mode {
         Mode::Fused => 0.0,
         _ => options.recurrent_dropout,

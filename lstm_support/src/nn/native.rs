@@ -134,15 +134,41 @@ fn scatter_rows(part: &[f32], full: &mut [f32], dims: (usize, usize, usize), row
     }
 }
 
-/// The batch in as many row ranges as libtorch has threads, each of at least 32 rows: the
+/// The batch in as many row ranges as the machine has cores, each of at least 32 rows: the
 /// sequences of a batch are independent, so each range runs on a core of its own.
 fn row_ranges(batch: usize) -> Vec<Range<usize>> {
-    let parts = (tch::get_num_threads().max(1) as usize)
-        .min(batch / 32)
-        .max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = cores.min(batch / 32).max(1);
     (0..parts)
         .map(|p| p * batch / parts..(p + 1) * batch / parts)
         .collect()
+}
+
+/// While native training runs, libtorch works on one thread: its OpenMP workers would
+/// otherwise spin after each of its operations (the head, the loss, Adam) on the cores the
+/// kernels' threads need; a profile had 39% of the samples in that spin. Restores libtorch's
+/// thread count when dropped (validation and evaluation want all of them).
+pub(crate) struct LibtorchOnOneThread(Option<i32>);
+
+impl LibtorchOnOneThread {
+    /// Takes effect only when `active`.
+    pub(crate) fn new(active: bool) -> Self {
+        let previous = tch::get_num_threads();
+        if active && previous > 1 {
+            tch::set_num_threads(1);
+            LibtorchOnOneThread(Some(previous))
+        } else {
+            LibtorchOnOneThread(None)
+        }
+    }
+}
+
+impl Drop for LibtorchOnOneThread {
+    fn drop(&mut self) {
+        if let Some(threads) = self.0 {
+            tch::set_num_threads(threads);
+        }
+    }
 }
 
 /// Runs the jobs, one thread each (inline when there is one).

@@ -308,6 +308,11 @@ impl Trainer {
         let batches = order.chunks(batch_size).count();
         let bar = (self.progress() == Progress::Bar).then(|| progress_bar(batches, epoch, epochs));
         let device = self.model.device();
+        // The native kernels use every core themselves; libtorch's spinning workers would
+        // compete with them (restored before validation).
+        let _threads = crate::nn::native::LibtorchOnOneThread::new(
+            device == tch::Device::Cpu && crate::nn::native::enabled(),
+        );
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
         for (batch_index, indices) in order.chunks(batch_size).enumerate() {
             let index = Tensor::from_slice(indices);
