@@ -39,6 +39,19 @@ pub(crate) struct Weights<'a> {
     pub b_hh: &'a [f32],
 }
 
+impl<'a> Weights<'a> {
+    /// The weights held as `[w_ih, w_hh, b_ih, b_hh]`.
+    fn of(values: &'a [Vec<f32>; 4]) -> Self {
+        let [w_ih, w_hh, b_ih, b_hh] = values;
+        Weights {
+            w_ih,
+            w_hh,
+            b_ih,
+            b_hh,
+        }
+    }
+}
+
 /// What the forward pass keeps for the backward pass.
 #[derive(Debug)]
 pub(crate) struct Tape {
@@ -302,6 +315,34 @@ fn lstm_cell_row(
     }
 }
 
+/// One block of the recurrent product: the gate rows `gate_row..gate_row + rows` of `W_hh`
+/// and the columns of h_dropped (`[B, M*H]`) from `input` that they read.
+struct RecurrentBlock {
+    input: usize,
+    gate_row: usize,
+    rows: usize,
+}
+
+/// The blocks of the recurrent product: all the gates in one when the mask is shared
+/// (`mask_blocks` 1), else one per gate, each reading h through its own mask.
+fn recurrent_blocks(mask_blocks: usize, gates: usize, units: usize) -> Vec<RecurrentBlock> {
+    if mask_blocks == 1 {
+        vec![RecurrentBlock {
+            input: 0,
+            gate_row: 0,
+            rows: gates * units,
+        }]
+    } else {
+        (0..gates)
+            .map(|block| RecurrentBlock {
+                input: block * units,
+                gate_row: block * units,
+                rows: units,
+            })
+            .collect()
+    }
+}
+
 /// `out[b, j] = h[b, j] * mask[b, block + j]` for one block of a `[B, width]` mask.
 fn masked_into(out: &mut [f32], h: &[f32], mask: &[f32], width: usize, block: usize, units: usize) {
     for ((out_row, h_row), mask_row) in out
@@ -416,35 +457,20 @@ pub(crate) fn forward(
                 }
             }
         }
-        // recurrent = h_dropped W_hh^T (block by block when each gate has its own mask).
-        if mask_blocks == 1 {
+        // recurrent = h_dropped W_hh^T, block by block when each gate has its own mask.
+        for block in recurrent_blocks(mask_blocks, g, units) {
             gemm(
                 batch,
                 units,
-                gh,
-                hd,
+                block.rows,
+                &hd[block.input..],
                 (hd_width, 1),
-                weights.w_hh,
+                &weights.w_hh[block.gate_row * units..],
                 (1, units),
                 0.0,
-                &mut recurrent,
+                &mut recurrent[block.gate_row..],
                 gh,
             );
-        } else {
-            for block in 0..g {
-                gemm(
-                    batch,
-                    units,
-                    units,
-                    &hd[block * units..],
-                    (hd_width, 1),
-                    &weights.w_hh[block * units * units..],
-                    (1, units),
-                    0.0,
-                    &mut recurrent[block * units..],
-                    gh,
-                );
-            }
         }
         let z = &mut gates[t * batch * gh..(t + 1) * batch * gh];
         match cell {
@@ -631,42 +657,27 @@ impl Tape {
             // direct path z h(t-1).
             dh_next.copy_from_slice(&dh_direct);
             if t > 0 {
-                if self.mask_blocks == 1 {
+                for block in recurrent_blocks(self.mask_blocks, g, units) {
                     gemm(
                         batch,
-                        gh,
+                        block.rows,
                         units,
-                        dz,
+                        &dz[block.gate_row..],
                         (gh, 1),
-                        weights.w_hh,
+                        &weights.w_hh[block.gate_row * units..],
                         (units, 1),
                         0.0,
-                        &mut d_hd,
+                        &mut d_hd[block.input..],
                         hd_width,
                     );
-                } else {
-                    for block in 0..g {
-                        gemm(
-                            batch,
-                            units,
-                            units,
-                            &dz[block * units..],
-                            (gh, 1),
-                            &weights.w_hh[block * units * units..],
-                            (units, 1),
-                            0.0,
-                            &mut d_hd[block * units..],
-                            hd_width,
-                        );
-                    }
                 }
+                let mask_width = self.recurrent_mask.as_ref().map_or(0, |m| m.len() / batch);
                 for b in 0..batch {
                     for block in 0..self.mask_blocks {
                         for j in 0..units {
                             let mut v = d_hd[b * hd_width + block * units + j];
                             if let Some(mask) = &self.recurrent_mask {
-                                let width = mask.len() / batch;
-                                v *= mask[b * width + block * units + j];
+                                v *= mask[b * mask_width + block * units + j];
                             }
                             dh_next[b * units + j] += v;
                         }
@@ -677,34 +688,19 @@ impl Tape {
         // Weight gradients: one product each over all steps and rows.
         let rows = steps * batch;
         let mut w_hh = buffer(gh * units);
-        if self.mask_blocks == 1 {
+        for block in recurrent_blocks(self.mask_blocks, g, units) {
             gemm(
-                gh,
+                block.rows,
                 rows,
                 units,
-                &d_rec,
+                &d_rec[block.gate_row..],
                 (1, gh),
-                &self.h_dropped,
+                &self.h_dropped[block.input..],
                 (hd_width, 1),
                 0.0,
-                &mut w_hh,
+                &mut w_hh[block.gate_row * units..],
                 units,
             );
-        } else {
-            for block in 0..g {
-                gemm(
-                    units,
-                    rows,
-                    units,
-                    &d_rec[block * units..],
-                    (1, gh),
-                    &self.h_dropped[block * units..],
-                    (hd_width, 1),
-                    0.0,
-                    &mut w_hh[block * units * units..],
-                    units,
-                );
-            }
         }
         let d_input = if self.cell == CellKind::Gru {
             &d_in
@@ -840,13 +836,7 @@ pub(crate) fn forward_tape(
     let input_mask = input_mask.map(values).transpose()?;
     let recurrent_mask = recurrent_mask.map(values).transpose()?;
     let parts = {
-        let [w_ih, w_hh, b_ih, b_hh] = &weight_values;
-        let weights = Weights {
-            w_ih,
-            w_hh,
-            b_ih,
-            b_hh,
-        };
+        let weights = Weights::of(&weight_values);
         let (weights, x) = (&weights, &x);
         let (input_mask, recurrent_mask) = (input_mask.as_deref(), recurrent_mask.as_deref());
         let jobs: Vec<_> = row_ranges(dims.batch)
@@ -931,13 +921,7 @@ impl NativeTape {
         };
         let input_grad = self.input.requires_grad();
         let part_grads = {
-            let [w_ih, w_hh, b_ih, b_hh] = &self.weight_values;
-            let weights = Weights {
-                w_ih,
-                w_hh,
-                b_ih,
-                b_hh,
-            };
+            let weights = Weights::of(&self.weight_values);
             let (weights, d_hs) = (&weights, &d_hs);
             let jobs: Vec<_> = self
                 .parts
