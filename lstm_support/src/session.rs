@@ -187,7 +187,11 @@ impl Session {
 
     /// The training and validation images `spec` trains on.
     pub fn split(&self, spec: &RunSpec) -> Result<(Dataset, Dataset)> {
-        let spec = self.spec(spec);
+        self.split_as_run(&self.spec(spec))
+    }
+
+    /// The split of a spec already as this session runs it ([`Session::spec`]).
+    fn split_as_run(&self, spec: &RunSpec) -> Result<(Dataset, Dataset)> {
         let mnist = self.mnist()?;
         match spec.train_limit {
             Some(n) => mnist.train.take(n).split(&spec.split),
@@ -304,7 +308,7 @@ impl Session {
             fs::remove_dir_all(&checkpoint_dir)
                 .map_err(|e| io_error("remove", &checkpoint_dir, e))?;
         }
-        let (train, validation) = self.split(spec)?;
+        let (train, validation) = self.split_as_run(spec)?;
         let test = spec.test_set(&*self.mnist()?);
         let mut trainer = if checkpoint::exists(&checkpoint_dir) {
             let trainer = Trainer::resume(&checkpoint_dir, self.device)?;
