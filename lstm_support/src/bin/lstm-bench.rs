@@ -471,39 +471,37 @@ fn run_all(options: &Options) -> Result<()> {
             units,
             layers,
         } = config;
-        {
-            eprintln!("measuring {cell:?} ({mask:?} masks), {units} units x {layers} layer(s)...");
-            // The machine is shared and noisy: every measurement is repeated, rounds
-            // alternating between implementations, and the median kept.
-            let mut rounds: Vec<Vec<Measurement>> = Vec::new();
-            for _ in 0..options.repeats {
-                let mut round = vec![
-                    ours(options, config, Mode::Taped)?,
-                    ours(options, config, Mode::Native)?,
-                    ours(options, config, Mode::Fused)?,
-                ];
-                let peer_measures_this = cell == CellKind::Lstm && mask == RecurrentMask::Shared;
-                if let Some(python) = options.python.as_ref().filter(|_| peer_measures_this) {
-                    round.push(peer(options, python, device, units, layers, "cell")?);
-                    round.push(peer(options, python, device, units, layers, "fused")?);
-                }
-                if !options.no_autograd_loop {
-                    round.push(ours(options, config, Mode::AutogradLoop)?);
-                }
-                round.push(ours(options, config, Mode::Eval)?);
-                rounds.push(round);
+        eprintln!("measuring {cell:?} ({mask:?} masks), {units} units x {layers} layer(s)...");
+        // The machine is shared and noisy: every measurement is repeated, rounds
+        // alternating between implementations, and the median kept.
+        let mut rounds: Vec<Vec<Measurement>> = Vec::new();
+        for _ in 0..options.repeats {
+            let mut round = vec![
+                ours(options, config, Mode::Taped)?,
+                ours(options, config, Mode::Native)?,
+                ours(options, config, Mode::Fused)?,
+            ];
+            let peer_measures_this = cell == CellKind::Lstm && mask == RecurrentMask::Shared;
+            if let Some(python) = options.python.as_ref().filter(|_| peer_measures_this) {
+                round.push(peer(options, python, device, units, layers, "cell")?);
+                round.push(peer(options, python, device, units, layers, "fused")?);
             }
-            let measurements = (0..rounds[0].len())
-                .map(|k| median(rounds.iter().map(|round| round[k].clone()).collect()))
-                .collect();
-            rows.push(Row {
-                cell,
-                mask,
-                units,
-                layers,
-                measurements,
-            });
+            if !options.no_autograd_loop {
+                round.push(ours(options, config, Mode::AutogradLoop)?);
+            }
+            round.push(ours(options, config, Mode::Eval)?);
+            rounds.push(round);
         }
+        let measurements = (0..rounds[0].len())
+            .map(|k| median(rounds.iter().map(|round| round[k].clone()).collect()))
+            .collect();
+        rows.push(Row {
+            cell,
+            mask,
+            units,
+            layers,
+            measurements,
+        });
     }
     let report = Report {
         machine: machine_description(),
