@@ -101,11 +101,11 @@ enum Sub {
 #[derive(Clone, Copy, Debug, ValueEnum, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case")]
 enum Mode {
-    /// Recurrent dropout, the trainer's libtorch path (for the LSTM with a shared mask the
-    /// taped forward and hand-written BPTT of `lstm_bptt.rs`; otherwise autograd of the step
-    /// loop).
+    /// Recurrent dropout through libtorch (`LSTM_SUPPORT_KERNELS=libtorch`): for the LSTM
+    /// with a shared mask the taped forward and hand-written BPTT of `lstm_bptt.rs`, otherwise
+    /// autograd of the step loop.
     Taped,
-    /// Recurrent dropout through the native kernels (`LSTM_SUPPORT_KERNELS=native`).
+    /// Recurrent dropout through the native kernels (the default on the CPU).
     Native,
     /// Recurrent dropout through autograd of the step loop (`forward_t(xs, true)`).
     AutogradLoop,
@@ -357,11 +357,12 @@ fn ours(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
         name(mask.to_possible_value()),
     ]);
     // The kernels are chosen once per process, from the environment.
-    if mode == Mode::Native {
-        command.env("LSTM_SUPPORT_KERNELS", "native");
+    let kernels = if mode == Mode::Native {
+        "native"
     } else {
-        command.env_remove("LSTM_SUPPORT_KERNELS");
-    }
+        "libtorch"
+    };
+    command.env("LSTM_SUPPORT_KERNELS", kernels);
     run_child(
         command,
         &format!("measure {units}x{layers} {}", mode.name()),

@@ -97,6 +97,16 @@ impl Model {
         self.vs.device()
     }
 
+    /// Whether training runs the native recurrent kernels: on the CPU, for a recurrent layer
+    /// with recurrent dropout (unless `LSTM_SUPPORT_KERNELS=libtorch`).
+    pub(crate) fn trains_with_native_kernels(&self) -> bool {
+        self.device() == Device::Cpu
+            && crate::nn::native::enabled()
+            && self.config.layers.iter().any(|layer| {
+                matches!(layer, Layer::Recurrent(config) if config.recurrent_dropout > 0.0)
+            })
+    }
+
     /// Trainable parameters, as Keras' `model.count_params()`.
     pub fn parameter_count(&self) -> usize {
         self.vs

@@ -310,9 +310,8 @@ impl Trainer {
         let device = self.model.device();
         // The native kernels use every core themselves; libtorch's spinning workers would
         // compete with them (restored before validation).
-        let _threads = crate::nn::native::LibtorchOnOneThread::new(
-            device == tch::Device::Cpu && crate::nn::native::enabled(),
-        );
+        let _threads =
+            crate::nn::native::LibtorchOnOneThread::new(self.model.trains_with_native_kernels());
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
         for (batch_index, indices) in order.chunks(batch_size).enumerate() {
             let index = Tensor::from_slice(indices);
