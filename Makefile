@@ -21,9 +21,10 @@ export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
 # `make notebooks RETRAIN=1` retrains finished runs; QUICK=1 runs the notebooks on a small subset.
 export RETRAIN QUICK
 
-.PHONY: help setup test notebooks lab clean check-gpu bench fuzz
+.PHONY: help setup test test-lab chromium notebooks lab clean check-gpu bench fuzz
 help:
 	@echo "make test       set up everything (first time: ~15 min, ~5 GB) and run the tests"
+	@echo "make test-lab   JupyterLab in a real browser (Debian's chromium, installed when missing): runs notebook 00"
 	@echo "make notebooks  set up everything and execute every notebook in notebooks/"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make bench      recurrent training speed with recurrent dropout (libtorch paths, native kernels) against fused and PyTorch"
@@ -76,6 +77,24 @@ test: setup
 	@QUICK=1 $(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
 		--output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
 	@$(PYTHON) tools/check_notebooks.py target/notebooks-quick/*.ipynb
+	@echo "==> Interrupting a training cell in the real kernel, then re-running: it must resume"
+	@$(PYTHON) tools/test_interrupt_resume.py
+
+# JupyterLab from .venv, driven by Playwright (PyPI) in Debian's chromium (no browser download).
+test-lab: setup chromium
+	@echo "==> JupyterLab in chromium: notebook 00, all cells, figures rendered (screenshot in target/test-lab/)"
+	@$(PYTHON) tools/test_lab.py
+
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "==> Installing Debian's chromium package (apt-get, about a minute)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "make test-lab needs a browser: install Debian's chromium package (sudo apt-get install chromium)"; \
+			exit 1; \
+		fi; \
+	fi
 
 notebooks: setup
 	@echo "==> Executing every notebook; outputs saved in place, HTML in notebooks/html/"

@@ -1,20 +1,30 @@
 """Executes notebooks headlessly with the project's evcxr kernel (`make notebooks`).
 
-Each notebook is run top to bottom in a fresh kernel. On success the executed notebook, with
-its outputs, replaces the original (or goes to --output-dir) and an HTML export is written to notebooks/html/. On the
-first failing cell the notebook on disk is left as it was, the error is printed, and the exit
+Each notebook is run top to bottom in a fresh kernel. While it runs, the terminal shows which
+code cell is running (number of total, elapsed time) and the cell's own output lines as they
+arrive (the per-epoch training lines), and a line every minute while a cell is silent (the
+first cell compiles the crate). At the end a table lists each notebook, its seconds and its
+status.
+
+On success the executed notebook, with its outputs, replaces the original (or goes to
+--output-dir) and an HTML export is written to --html-dir. On the first failing cell the
+notebook on disk is left as it was, the failing cell and its error are printed, and the exit
 status is non-zero.
 """
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
+
+# A silent cell gets a "still running" line this often.
+HEARTBEAT_SECONDS = 60
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -23,39 +33,124 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def run(path: Path, kernel: str, timeout: int, out_dir: Path | None, html_dir: Path) -> bool:
+def minutes(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class ProgressClient(NotebookClient):
+    """A NotebookClient that reports each code cell and streams its text output."""
+
+    def __init__(self, notebook, name: str, **kwargs):
+        super().__init__(notebook, **kwargs)
+        self.name = name
+        code = [i for i, c in enumerate(notebook.cells) if c.get("cell_type") == "code"]
+        self.ordinal = {index: n + 1 for n, index in enumerate(code)}
+        self.total = len(code)
+        self.started = time.monotonic()
+        self.cell_started = self.started
+        self.current: int | None = None
+        self.current_index: int | None = None
+        self.last_print = self.started
+        self.lock = threading.Lock()
+        self.on_cell_start = self.cell_start
+        self.on_cell_executed = self.cell_executed
+
+    def say(self, line: str) -> None:
+        with self.lock:
+            print(line, flush=True)
+            self.last_print = time.monotonic()
+
+    def cell_start(self, cell, cell_index: int) -> None:
+        if cell_index not in self.ordinal:
+            return
+        self.current = self.ordinal[cell_index]
+        self.current_index = cell_index
+        self.cell_started = time.monotonic()
+        first = cell.source.strip().splitlines()[:1]
+        title = first[0][:60] if first else ""
+        self.say(
+            f"[{self.name} {minutes(self.cell_started - self.started)}] "
+            f"cell {self.current}/{self.total}: {title}"
+        )
+
+    def cell_executed(self, cell, cell_index: int, execute_reply) -> None:
+        if cell_index not in self.ordinal:
+            return
+        seconds = time.monotonic() - self.cell_started
+        if seconds >= 5:
+            self.say(f"[{self.name}] cell {self.ordinal.get(cell_index)}/{self.total} took {seconds:.0f} s")
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg["content"]
+        if msg["msg_type"] == "stream":
+            for line in content.get("text", "").splitlines():
+                if line.strip():
+                    self.say(f"    | {line}")
+        elif msg["msg_type"] == "error":
+            self.say(f"    | error: {content.get('ename', '')}: {content.get('evalue', '')}")
+        return super().output(outs, msg, display_id, cell_index)
+
+    def heartbeat(self, stop: threading.Event) -> None:
+        while not stop.wait(5):
+            now = time.monotonic()
+            if self.current_index is not None and now - self.last_print >= HEARTBEAT_SECONDS:
+                self.say(
+                    f"[{self.name} {minutes(now - self.started)}] cell {self.current}/{self.total} "
+                    f"still running ({now - self.cell_started:.0f} s)"
+                )
+
+
+def show_failure(notebook, index: int | None, error: Exception) -> None:
+    """The failing cell's source and what it printed (evcxr reports compile errors and `?`
+    errors as outputs of the cell, not always in the error's traceback)."""
+    print(f"{error}", file=sys.stderr)
+    if index is None:
+        return
+    failing = notebook.cells[index]
+    print("--- the failing cell:", file=sys.stderr)
+    print(failing.source, file=sys.stderr)
+    print("--- its output:", file=sys.stderr)
+    for output in failing.get("outputs", []):
+        text = output.get("text") or "\n".join(output.get("traceback", [])) or output.get("evalue", "")
+        if not text and "data" in output:
+            text = output["data"].get("text/plain", "")
+        print(text, file=sys.stderr)
+
+
+def run(path: Path, kernel: str, timeout: int, out_dir: Path | None, html_dir: Path) -> tuple[bool, float]:
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
+    client = ProgressClient(
         notebook,
+        name=path.stem,
         kernel_name=kernel,
         timeout=timeout,
         # A fresh evcxr kernel compiles tch before its first cell: give it time to start.
         startup_timeout=600,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    started = time.monotonic()
-    print(f"==> {path}: executing with kernel '{kernel}'", flush=True)
+    print(f"==> {path}: {client.total} code cells, kernel '{kernel}'", flush=True)
+    stop = threading.Event()
+    beat = threading.Thread(target=client.heartbeat, args=(stop,), daemon=True)
+    beat.start()
     try:
         client.execute()
-    except (CellExecutionError, CellTimeoutError) as error:
-        print(f"FAILED {path} after {time.monotonic() - started:.0f} s:\n{error}", file=sys.stderr)
-        # evcxr reports compile errors and `?` errors as outputs of the cell, not always in
-        # the error's traceback: show what the failing cell printed.
-        failing = [c for c in notebook.cells if c.get("cell_type") == "code" and c.get("outputs")]
-        for output in failing[-1].outputs if failing else []:
-            text = output.get("text") or "\n".join(output.get("traceback", [])) or output.get("evalue", "")
-            if not text and "data" in output:
-                text = output["data"].get("text/plain", "")
-            print(text, file=sys.stderr)
-        return False
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
+        seconds = time.monotonic() - client.started
+        print(f"FAILED {path} in cell {client.current}/{client.total} after {seconds:.0f} s:", file=sys.stderr)
+        show_failure(notebook, client.current_index, error)
+        return False, seconds
+    finally:
+        stop.set()
+    seconds = time.monotonic() - client.started
     executed = path if out_dir is None else out_dir / path.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(executed, nbformat.writes(notebook))
     html, _ = HTMLExporter().from_notebook_node(notebook)
     html_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(html_dir / f"{path.stem}.html", html)
-    print(f"    done in {time.monotonic() - started:.0f} s; outputs saved, HTML in {html_dir}", flush=True)
-    return True
+    print(f"    {path.name} done in {seconds:.0f} s; outputs saved, HTML in {html_dir}", flush=True)
+    return True, seconds
 
 
 def main() -> int:
@@ -66,13 +161,18 @@ def main() -> int:
     parser.add_argument("--output-dir", type=Path, help="write executed notebooks here, not in place")
     parser.add_argument("--html-dir", type=Path, default=Path("notebooks/html"))
     args = parser.parse_args()
-    failed = [
-        nb
-        for nb in sorted(args.notebooks)
-        if not run(nb, args.kernel, args.timeout, args.output_dir, args.html_dir)
-    ]
+    results = []
+    for notebook in sorted(args.notebooks):
+        ok, seconds = run(notebook, args.kernel, args.timeout, args.output_dir, args.html_dir)
+        results.append((notebook.name, seconds, "ok" if ok else "FAILED"))
+    width = max(len(name) for name, _, _ in results)
+    print(f"\n{'notebook':<{width}}  seconds  status")
+    for name, seconds, status in results:
+        print(f"{name:<{width}}  {seconds:7.0f}  {status}")
+    print(f"{'total':<{width}}  {sum(s for _, s, _ in results):7.0f}")
+    failed = [name for name, _, status in results if status != "ok"]
     if failed:
-        print(f"{len(failed)} notebook(s) failed: {', '.join(map(str, failed))}", file=sys.stderr)
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 

@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// The temporary name used for `path` while it is written.
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    path.with_file_name(format!(".{}.{}.tmp", file_name(path), std::process::id()))
 }
 
 /// Runs `write` on a temporary path beside `path`, then renames it into place. On any error
@@ -26,6 +28,7 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
         fs::File::open(&temp)
             .and_then(|f| f.sync_all())
             .map_err(|e| io_error("flush", &temp, e))?;
+        crate::pause::point(&format!("write:{}", file_name(path)));
         fs::rename(&temp, path).map_err(|e| io_error("rename into place", path, e))
     });
     if outcome.is_err() {
@@ -38,8 +41,12 @@ pub fn write_atomically(path: &Path, write: impl FnOnce(&Path) -> Result<()>) ->
 pub fn write_bytes_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomically(path, |temp| {
         let mut file = fs::File::create(temp).map_err(|e| io_error("create", temp, e))?;
-        file.write_all(bytes)
-            .map_err(|e| io_error("write", temp, e))
+        let (first, rest) = bytes.split_at(bytes.len() / 2);
+        file.write_all(first)
+            .and_then(|()| file.flush())
+            .map_err(|e| io_error("write", temp, e))?;
+        crate::pause::point(&format!("writing:{}", file_name(path)));
+        file.write_all(rest).map_err(|e| io_error("write", temp, e))
     })
 }
 

@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod model;
 pub mod nn;
 pub mod optim;
+mod pause;
 pub mod plot;
 pub mod record;
 mod rng;

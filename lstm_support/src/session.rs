@@ -75,14 +75,18 @@ fn env_flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// The project's `runs/` directory, where notebooks keep their run records.
+/// Where notebooks keep their run records: `$LSTM_RUNS_DIR` when set, else the project's
+/// `runs/`.
 pub fn default_runs_dir() -> PathBuf {
-    crate::fsutil::project_root().join("runs")
+    std::env::var_os("LSTM_RUNS_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::fsutil::project_root().join("runs"))
 }
 
 impl Session {
     /// The session the notebooks use: the best device (CUDA when usable, else the CPU), the
-    /// project's `runs/`, `QUICK` and `RETRAIN` from the environment. Prints one line saying
+    /// project's `runs/` (or `$LSTM_RUNS_DIR`), `QUICK` and `RETRAIN` from the environment. Prints one line saying
     /// so.
     pub fn from_env() -> Result<Session> {
         let session = Session::new(crate::device::best_device(), default_runs_dir())

@@ -102,9 +102,9 @@ impl Model {
     pub(crate) fn trains_with_native_kernels(&self) -> bool {
         self.device() == Device::Cpu
             && crate::nn::native::enabled()
-            && self.config.layers.iter().any(|layer| {
-                matches!(layer, Layer::Recurrent(config) if config.recurrent_dropout > 0.0)
-            })
+            && self.config.layers.iter().any(
+                |layer| matches!(layer, Layer::Recurrent(config) if config.recurrent_dropout > 0.0),
+            )
     }
 
     /// Trainable parameters, as Keras' `model.count_params()`.

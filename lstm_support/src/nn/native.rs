@@ -905,8 +905,8 @@ impl Tape {
 /// `LSTM_SUPPORT_KERNELS=libtorch` is set (read once), which selects the libtorch step loop
 /// (the hand-written LSTM tape, autograd for the others) for comparison.
 pub(crate) fn enabled() -> bool {
-    static ENABLED: once_cell::sync::Lazy<bool> = once_cell::sync::Lazy::new(|| {
-        match std::env::var("LSTM_SUPPORT_KERNELS").as_deref() {
+    static ENABLED: once_cell::sync::Lazy<bool> =
+        once_cell::sync::Lazy::new(|| match std::env::var("LSTM_SUPPORT_KERNELS").as_deref() {
             Err(_) | Ok("native") => true,
             Ok("libtorch") => false,
             Ok(other) => {
@@ -916,8 +916,7 @@ pub(crate) fn enabled() -> bool {
                 );
                 true
             }
-        }
-    });
+        });
     *ENABLED
 }
 

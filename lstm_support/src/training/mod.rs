@@ -314,6 +314,7 @@ impl Trainer {
             crate::nn::native::LibtorchOnOneThread::new(self.model.trains_with_native_kernels());
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
         for (batch_index, indices) in order.chunks(batch_size).enumerate() {
+            crate::pause::point("batch");
             let index = Tensor::from_slice(indices);
             let images = train.images().index_select(0, &index).to_device(device);
             let labels = train.labels().index_select(0, &index).to_device(device);

@@ -1,0 +1,164 @@
+"""A real-browser test (`make test-lab`): JupyterLab from .venv serves notebooks/, Debian's
+chromium driven by Playwright opens notebook 00, runs all its cells with the Rust kernel, and
+the rendered page is checked: every code cell ran, no cell has an error output, and the digit
+figure is an image of non-zero size. A screenshot is kept in target/test-lab/.
+
+The notebook runs in QUICK mode with its own runs directory, and JupyterLab runs with its own
+settings (autosave off) and workspace directories, so the committed notebook is not touched.
+"""
+import json
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(url: str, server: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with status {server.returncode} before serving")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"JupyterLab did not answer at {url} within {timeout} s")
+
+
+# The notebook's state, read from JupyterLab's own model of it.
+NOTEBOOK_STATE = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  if (!panel || !panel.content || !panel.content.model) return null;
+  const cells = [];
+  const model = panel.content.model;
+  for (let i = 0; i < model.cells.length; i++) {
+    const cell = model.cells.get(i);
+    if (cell.type !== 'code') continue;
+    const outputs = cell.outputs.toJSON();
+    cells.push({
+      count: cell.executionCount,
+      errors: outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
+    });
+  }
+  const busy = panel.sessionContext.session?.kernel?.status === 'busy';
+  return {cells, busy, kernel: panel.sessionContext.session?.kernel?.status ?? 'none'};
+}"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--notebook", default="00_setup_check.ipynb")
+    parser.add_argument("--browser", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds for all cells")
+    args = parser.parse_args()
+    if not Path(args.browser).exists():
+        print(f"no browser at {args.browser}: install Debian's chromium package "
+              "(apt-get install chromium), or pass --browser", file=sys.stderr)
+        return 2
+    out_dir = ROOT / "target" / "test-lab"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="test-lab-"))
+    # Autosave off: running the cells must not write their outputs into notebooks/.
+    settings = work / "settings" / "@jupyterlab" / "docmanager-extension"
+    settings.mkdir(parents=True)
+    (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(
+        os.environ, QUICK="1", LSTM_RUNS_DIR=str(work / "runs"),
+        JUPYTERLAB_SETTINGS_DIR=str(work / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
+    )
+    log = open(out_dir / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
+         "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={ROOT / 'notebooks'}"],
+        cwd=ROOT / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    started = time.monotonic()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_server(f"{base}/api/status?token={token}", server, timeout=120)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=args.browser, args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{base}/lab/tree/{args.notebook}?token={token}")
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.isReady",
+                timeout=600_000,
+            )
+            print(f"    {args.notebook} open, kernel ready after {time.monotonic() - started:.0f} s", flush=True)
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            deadline = time.monotonic() + args.timeout
+            state = None
+            while time.monotonic() < deadline:
+                state = page.evaluate(NOTEBOOK_STATE)
+                done = state and all(c["count"] is not None for c in state["cells"])
+                if done and not state["busy"]:
+                    break
+                if state and any(c["errors"] for c in state["cells"]):
+                    break
+                time.sleep(1)
+            page.wait_for_timeout(1000)  # let the last outputs render
+            page.screenshot(path=str(out_dir / "notebook-00.png"), full_page=True)
+            images = page.evaluate(
+                "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+                ".map(i => [i.naturalWidth, i.naturalHeight])"
+            )
+            browser.close()
+        problems = []
+        if state is None:
+            problems.append("the notebook never opened")
+        else:
+            not_run = [i + 1 for i, c in enumerate(state["cells"]) if c["count"] is None]
+            if not_run:
+                problems.append(f"code cells that did not run: {not_run}")
+            for i, c in enumerate(state["cells"]):
+                for error in c["errors"]:
+                    problems.append(f"code cell {i + 1} has an error output: {error}")
+        if not any(w > 0 and h > 0 for w, h in images):
+            problems.append(f"no rendered image of non-zero size among the outputs ({images})")
+        seconds = time.monotonic() - started
+        if problems:
+            print("FAILED: " + "\n".join(problems), file=sys.stderr)
+            print(f"screenshot: {out_dir / 'notebook-00.png'}, server log: {out_dir / 'jupyterlab.log'}", file=sys.stderr)
+            return 1
+        print(
+            f"ok: {args.notebook} ran in JupyterLab in chromium ({len(state['cells'])} code cells, "
+            f"{len(images)} images, largest {max(images)}) in {seconds:.0f} s; "
+            f"screenshot in {out_dir.relative_to(ROOT)}/notebook-00.png",
+            flush=True,
+        )
+        return 0
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
