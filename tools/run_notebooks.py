@@ -49,12 +49,17 @@ class ProgressClient(NotebookClient):
         self.total = len(code)
         self.started = time.monotonic()
         self.cell_started = self.started
-        self.current: int | None = None
+        # The index (among all cells) of the code cell running, or that ran last.
         self.current_index: int | None = None
         self.last_print = self.started
         self.lock = threading.Lock()
         self.on_cell_start = self.cell_start
         self.on_cell_executed = self.cell_executed
+
+    def position(self) -> str:
+        """`k/N`: the running code cell's number among the notebook's code cells."""
+        number = self.ordinal.get(self.current_index, "?")
+        return f"{number}/{self.total}"
 
     def say(self, line: str) -> None:
         with self.lock:
@@ -64,14 +69,13 @@ class ProgressClient(NotebookClient):
     def cell_start(self, cell, cell_index: int) -> None:
         if cell_index not in self.ordinal:
             return
-        self.current = self.ordinal[cell_index]
         self.current_index = cell_index
         self.cell_started = time.monotonic()
         first = cell.source.strip().splitlines()[:1]
         title = first[0][:60] if first else ""
         self.say(
             f"[{self.name} {minutes(self.cell_started - self.started)}] "
-            f"cell {self.current}/{self.total}: {title}"
+            f"cell {self.position()}: {title}"
         )
 
     def cell_executed(self, cell, cell_index: int, execute_reply) -> None:
@@ -79,7 +83,7 @@ class ProgressClient(NotebookClient):
             return
         seconds = time.monotonic() - self.cell_started
         if seconds >= 5:
-            self.say(f"[{self.name}] cell {self.ordinal.get(cell_index)}/{self.total} took {seconds:.0f} s")
+            self.say(f"[{self.name}] cell {self.position()} took {seconds:.0f} s")
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg["content"]
@@ -96,7 +100,7 @@ class ProgressClient(NotebookClient):
             now = time.monotonic()
             if self.current_index is not None and now - self.last_print >= HEARTBEAT_SECONDS:
                 self.say(
-                    f"[{self.name} {minutes(now - self.started)}] cell {self.current}/{self.total} "
+                    f"[{self.name} {minutes(now - self.started)}] cell {self.position()} "
                     f"still running ({now - self.cell_started:.0f} s)"
                 )
 
@@ -137,7 +141,7 @@ def run(path: Path, kernel: str, timeout: int, out_dir: Path | None, html_dir: P
         client.execute()
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         seconds = time.monotonic() - client.started
-        print(f"FAILED {path} in cell {client.current}/{client.total} after {seconds:.0f} s:", file=sys.stderr)
+        print(f"FAILED {path} in cell {client.position()} after {seconds:.0f} s:", file=sys.stderr)
         show_failure(notebook, client.current_index, error)
         return False, seconds
     finally:

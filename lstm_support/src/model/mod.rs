@@ -100,11 +100,9 @@ impl Model {
     /// Whether training runs the native recurrent kernels: on the CPU, for a recurrent layer
     /// with recurrent dropout (unless `LSTM_SUPPORT_KERNELS=libtorch`).
     pub(crate) fn trains_with_native_kernels(&self) -> bool {
-        self.device() == Device::Cpu
-            && crate::nn::native::enabled()
-            && self.config.layers.iter().any(
-                |layer| matches!(layer, Layer::Recurrent(config) if config.recurrent_dropout > 0.0),
-            )
+        self.config.layers.iter().any(|layer| {
+            matches!(layer, Layer::Recurrent(config) if crate::nn::native::trains(config, self.device()))
+        })
     }
 
     /// Trainable parameters, as Keras' `model.count_params()`.

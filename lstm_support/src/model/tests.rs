@@ -8,6 +8,13 @@ fn model(config: &ModelConfig) -> Model {
     Model::new(config, 0, Device::Cpu).unwrap()
 }
 
+/// The two models give the same probabilities on `images` (a saved and loaded copy).
+fn assert_same_probabilities(a: &Model, b: &Model, images: &Tensor) {
+    assert!(a
+        .probabilities(images)
+        .allclose(&b.probabilities(images), 1e-6, 1e-7, false));
+}
+
 #[test]
 fn parameter_counts_match_keras() {
     let _rng = crate::torch_rng_lock();
@@ -152,12 +159,7 @@ fn save_and_load_give_the_same_model() {
         original.save(&path).unwrap();
         let loaded = Model::load(&path, Device::Cpu).unwrap();
         assert_eq!(loaded.config(), &config);
-        assert!(loaded.probabilities(&images).allclose(
-            &original.probabilities(&images),
-            1e-6,
-            1e-7,
-            false
-        ));
+        assert_same_probabilities(&loaded, &original, &images);
     }
 }
 
@@ -209,12 +211,7 @@ fn the_file_uses_pytorch_names_and_a_second_bias_is_folded_in() {
     let mut loaded = Model::new(&config, 2, Device::Cpu).unwrap();
     loaded.load_weights(&halves).unwrap();
     let images = Tensor::rand([2, 28, 28], (Kind::Float, Device::Cpu));
-    assert!(loaded.probabilities(&images).allclose(
-        &original.probabilities(&images),
-        1e-6,
-        1e-7,
-        false
-    ));
+    assert_same_probabilities(&loaded, &original, &images);
     // A plain weights file is no model file.
     let err = Model::load(&halves, Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("Model::save"), "{err}");
@@ -231,12 +228,7 @@ fn weights_saved_under_varstore_names_still_load() {
     let mut loaded = Model::new(&config, 5, Device::Cpu).unwrap();
     loaded.load_weights(&legacy).unwrap();
     let images = Tensor::rand([2, 28, 28], (Kind::Float, Device::Cpu));
-    assert!(loaded.probabilities(&images).allclose(
-        &original.probabilities(&images),
-        1e-6,
-        1e-7,
-        false
-    ));
+    assert_same_probabilities(&loaded, &original, &images);
     let mut other = Model::new(
         &ModelConfig::recurrent(CellKind::Gru, 6, 0.0),
         0,

@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 
 use std::ops::Range;
 
-use super::rnn::CellKind;
+use super::rnn::{CellKind, RecurrentConfig};
 use crate::error::{Error, Result};
 
 /// Sizes of one batch of sequences.
@@ -918,6 +918,12 @@ pub(crate) fn enabled() -> bool {
             }
         });
     *ENABLED
+}
+
+/// Whether a recurrent layer with `config` trains through these kernels on `device`: on the
+/// CPU, with recurrent dropout, unless `LSTM_SUPPORT_KERNELS=libtorch`.
+pub(crate) fn trains(config: &RecurrentConfig, device: Device) -> bool {
+    device == Device::Cpu && config.recurrent_dropout > 0.0 && enabled()
 }
 
 /// The values of a CPU float tensor, contiguous.

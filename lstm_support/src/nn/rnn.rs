@@ -281,7 +281,7 @@ impl Recurrent {
             return Ok((self.forward_t(xs, true), None));
         }
         let (input_mask, recurrent_mask) = self.draw_masks(xs);
-        if xs.device() == Device::Cpu && super::native::enabled() {
+        if super::native::trains(&self.config, xs.device()) {
             let (output, tape) =
                 self.native_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref())?;
             return Ok((output, Some(Taped::Native(Box::new(tape)))));
