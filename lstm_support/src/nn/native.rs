@@ -135,8 +135,7 @@ fn recycle(buffers: impl IntoIterator<Item = Vec<f32>>) {
 
 /// Rows `rows` of a batch-major `[B, T, W]` buffer (a tensor's layout), time-major as
 /// `[T, rows, W]` (the kernels' layout).
-fn time_major_rows(full: &[f32], dims: (usize, usize, usize), rows: &Range<usize>) -> Vec<f32> {
-    let (steps, _, width) = dims;
+fn time_major_rows(full: &[f32], (steps, width): (usize, usize), rows: &Range<usize>) -> Vec<f32> {
     let mut out = buffer_to_overwrite(steps * rows.len() * width);
     for (r, row) in rows.clone().enumerate() {
         let sequence = &full[row * steps * width..(row + 1) * steps * width];
@@ -153,10 +152,9 @@ fn time_major_rows(full: &[f32], dims: (usize, usize, usize), rows: &Range<usize
 fn write_batch_major_rows(
     part: &[f32],
     full: &mut [f32],
-    dims: (usize, usize, usize),
+    (steps, width): (usize, usize),
     rows: &Range<usize>,
 ) {
-    let (steps, _, width) = dims;
     for (r, row) in rows.clone().enumerate() {
         let sequence = &mut full[row * steps * width..(row + 1) * steps * width];
         for (t, values) in sequence.chunks_exact_mut(width).enumerate() {
@@ -1003,7 +1001,7 @@ pub(crate) fn forward_tape(
                         batch: rows.len(),
                         ..dims
                     };
-                    let x = time_major_rows(x, (dims.steps, dims.batch, dims.inputs), &rows);
+                    let x = time_major_rows(x, (dims.steps, dims.inputs), &rows);
                     let (im, rm) = (input_mask.map(rows_of), recurrent_mask.map(rows_of));
                     let tape = forward(cell, part, weights, &x, im.as_deref(), rm.as_deref());
                     recycle([x]);
@@ -1017,8 +1015,7 @@ pub(crate) fn forward_tape(
     let output = if return_sequences {
         let mut all = buffer_to_overwrite(dims.steps * dims.batch * dims.units);
         for (rows, tape) in &parts {
-            let shape = (dims.steps, dims.batch, dims.units);
-            write_batch_major_rows(&tape.hs, &mut all, shape, rows);
+            write_batch_major_rows(&tape.hs, &mut all, (dims.steps, dims.units), rows);
         }
         let output = Tensor::from_slice(&all).view([batch, steps, units]);
         recycle([all]);
@@ -1081,7 +1078,7 @@ impl NativeTape {
                 .map(|(rows, tape)| {
                     move || {
                         let d = if return_sequences {
-                            time_major_rows(d_output, (steps, batch, units), rows)
+                            time_major_rows(d_output, (steps, units), rows)
                         } else {
                             // Zeros but for the last step.
                             let n = rows.len() * units;
@@ -1109,7 +1106,7 @@ impl NativeTape {
             0
         });
         if input_grad {
-            write_batch_major_rows(&grads.x, &mut d_x, (steps, batch, inputs), &first_rows);
+            write_batch_major_rows(&grads.x, &mut d_x, (steps, inputs), &first_rows);
         }
         for (rows, more) in parts {
             for (total, part) in [
@@ -1123,7 +1120,7 @@ impl NativeTape {
                 }
             }
             if input_grad {
-                write_batch_major_rows(&more.x, &mut d_x, (steps, batch, inputs), &rows);
+                write_batch_major_rows(&more.x, &mut d_x, (steps, inputs), &rows);
             }
             recycle([more.w_ih, more.w_hh, more.b_ih, more.b_hh, more.x]);
         }
