@@ -341,37 +341,30 @@ fn lstm_cell_row(
     }
 }
 
-/// One row of LSTM units backwards, from the gates `z` (i, f, g, o after their activations)
-/// and dh(t): the pre-activation gradients into `dz` and dc(t-1) in place of dc(t).
+/// One row of LSTM units backwards, from dh(t): `z` holds the gates (i, f, g, o after their
+/// activations) on entry and their pre-activation gradients on exit; dc(t-1) replaces dc(t).
 /// `c_prev` is empty at the first step.
 #[inline(always)]
-fn lstm_backward_row(
-    z: &[f32],
-    dz: &mut [f32],
-    dh: &[f32],
-    tanh_c: &[f32],
-    c_prev: &[f32],
-    dc: &mut [f32],
-) {
+fn lstm_backward_row(z: &mut [f32], dh: &[f32], tanh_c: &[f32], c_prev: &[f32], dc: &mut [f32]) {
     let n = dh.len();
-    let (i, f, g, o) = (&z[..n], &z[n..2 * n], &z[2 * n..3 * n], &z[3 * n..4 * n]);
-    let (di, rest) = dz.split_at_mut(n);
-    let (df, rest) = rest.split_at_mut(n);
-    let (dg, do_) = rest.split_at_mut(n);
-    let (do_, tanh_c, dc) = (&mut do_[..n], &tanh_c[..n], &mut dc[..n]);
+    let (i, rest) = z.split_at_mut(n);
+    let (f, rest) = rest.split_at_mut(n);
+    let (g, o) = rest.split_at_mut(n);
+    let (o, tanh_c, dc) = (&mut o[..n], &tanh_c[..n], &mut dc[..n]);
     for j in 0..n {
-        let dc_j = dc[j] + dh[j] * o[j] * (1.0 - tanh_c[j] * tanh_c[j]);
-        di[j] = dc_j * g[j] * i[j] * (1.0 - i[j]);
-        dg[j] = dc_j * i[j] * (1.0 - g[j] * g[j]);
-        do_[j] = dh[j] * tanh_c[j] * o[j] * (1.0 - o[j]);
-        df[j] = dc_j * f[j] * (1.0 - f[j]);
-        dc[j] = dc_j * f[j];
+        let (ij, fj, gj, oj) = (i[j], f[j], g[j], o[j]);
+        let dc_j = dc[j] + dh[j] * oj * (1.0 - tanh_c[j] * tanh_c[j]);
+        i[j] = dc_j * gj * ij * (1.0 - ij);
+        g[j] = dc_j * ij * (1.0 - gj * gj);
+        o[j] = dh[j] * tanh_c[j] * oj * (1.0 - oj);
+        f[j] = dc_j * fj * (1.0 - fj);
+        dc[j] = dc_j * fj;
     }
     // df needs c(t-1), zero at the first step.
     if c_prev.is_empty() {
-        df.fill(0.0);
+        f.fill(0.0);
     } else {
-        for (d, &c) in df.iter_mut().zip(&c_prev[..n]) {
+        for (d, &c) in f.iter_mut().zip(&c_prev[..n]) {
             *d *= c;
         }
     }
@@ -434,13 +427,13 @@ fn wide_vectors() -> bool {
     false
 }
 
-/// Forward pass over all steps. `x` is `[T, B, I]`; the masks are `[B, I]` and `[B, H]` or
-/// `[B, G*H]`.
+/// Forward pass over all steps. `x` is `[T, B, I]` (kept in the tape, after its mask); the
+/// masks are `[B, I]` and `[B, H]` or `[B, G*H]`.
 pub(crate) fn forward(
     cell: CellKind,
     dims: Dims,
     weights: &Weights<'_>,
-    x: &[f32],
+    x: Vec<f32>,
     input_mask: Option<&[f32]>,
     recurrent_mask: Option<&[f32]>,
 ) -> Tape {
@@ -459,7 +452,7 @@ unsafe fn forward_avx2(
     cell: CellKind,
     dims: Dims,
     weights: &Weights<'_>,
-    x: &[f32],
+    x: Vec<f32>,
     input_mask: Option<&[f32]>,
     recurrent_mask: Option<&[f32]>,
 ) -> Tape {
@@ -471,7 +464,7 @@ fn forward_portable(
     cell: CellKind,
     dims: Dims,
     weights: &Weights<'_>,
-    x: &[f32],
+    x: Vec<f32>,
     input_mask: Option<&[f32]>,
     recurrent_mask: Option<&[f32]>,
 ) -> Tape {
@@ -487,11 +480,7 @@ fn forward_portable(
         Some(mask) if mask.len() == batch * gh && g > 1 => g,
         _ => 1,
     };
-    let mut x = {
-        let mut buffered = buffer_to_overwrite(x.len());
-        buffered.copy_from_slice(x);
-        buffered
-    };
+    let mut x = x;
     if let Some(mask) = input_mask {
         for row in x.chunks_exact_mut(inputs * batch) {
             for (v, &k) in row.iter_mut().zip(mask) {
@@ -675,8 +664,15 @@ impl Tape {
     /// Backpropagation through time from `d_hs`, the loss gradient of every step's h
     /// (`[T, B, H]`; zeros where a step's h is not an output).
     /// The input gradient is computed only with `input_grad` (a layer fed by another layer
-    /// needs it; one fed by the images does not).
-    pub(crate) fn backward(&self, weights: &Weights<'_>, d_hs: &[f32], input_grad: bool) -> Grads {
+    /// needs it; one fed by the images does not). The pre-activation gradients overwrite the
+    /// gate activations of the same step once these are used, which keeps the peak memory of
+    /// training to one `[T, B, G*H]` buffer instead of two.
+    pub(crate) fn backward(
+        &mut self,
+        weights: &Weights<'_>,
+        d_hs: &[f32],
+        input_grad: bool,
+    ) -> Grads {
         #[cfg(target_arch = "x86_64")]
         if wide_vectors() {
             // SAFETY: the CPU has AVX2 and FMA (checked at run time just above).
@@ -688,12 +684,22 @@ impl Tape {
     /// [`Tape::backward`] compiled for AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn backward_avx2(&self, weights: &Weights<'_>, d_hs: &[f32], input_grad: bool) -> Grads {
+    unsafe fn backward_avx2(
+        &mut self,
+        weights: &Weights<'_>,
+        d_hs: &[f32],
+        input_grad: bool,
+    ) -> Grads {
         self.backward_portable(weights, d_hs, input_grad)
     }
 
     #[inline(always)]
-    fn backward_portable(&self, weights: &Weights<'_>, d_hs: &[f32], input_grad: bool) -> Grads {
+    fn backward_portable(
+        &mut self,
+        weights: &Weights<'_>,
+        d_hs: &[f32],
+        input_grad: bool,
+    ) -> Grads {
         let Dims {
             steps,
             batch,
@@ -704,9 +710,10 @@ impl Tape {
         let gh = g * units;
         let hd_width = self.mask_blocks * units;
         let step_h = batch * units;
-        // Pre-activation gradients of the recurrent products and of the input products (they
-        // differ only for the GRU's candidate, where r multiplies the recurrent part).
-        let mut d_rec = buffer_to_overwrite(steps * batch * gh);
+        // Pre-activation gradients of the recurrent products (in place of the gates) and of
+        // the input products (they differ only for the GRU's candidate, where r multiplies the
+        // recurrent part).
+        let mut d_rec = std::mem::take(&mut self.gates);
         let mut d_in = if self.cell == CellKind::Gru {
             buffer_to_overwrite(steps * batch * gh)
         } else {
@@ -718,7 +725,7 @@ impl Tape {
         let mut dh = buffer_to_overwrite(step_h);
         let mut dh_direct = buffer_to_overwrite(step_h);
         for t in (0..steps).rev() {
-            let z = &self.gates[t * batch * gh..(t + 1) * batch * gh];
+            // The gate activations of step t on entry, their gradients on exit.
             let dz = &mut d_rec[t * batch * gh..(t + 1) * batch * gh];
             let d_out = &d_hs[t * step_h..(t + 1) * step_h];
             let h_prev = (t > 0).then(|| &self.hs[(t - 1) * step_h..t * step_h]);
@@ -734,7 +741,6 @@ impl Tape {
                     for b in 0..batch {
                         let row = b * units..(b + 1) * units;
                         lstm_backward_row(
-                            &z[b * gh..(b + 1) * gh],
                             &mut dz[b * gh..(b + 1) * gh],
                             &dh[row.clone()],
                             &tc[row.clone()],
@@ -747,12 +753,11 @@ impl Tape {
                     let hn = &self.state[t * step_h..(t + 1) * step_h];
                     let dxi = &mut d_in[t * batch * gh..(t + 1) * batch * gh];
                     for b in 0..batch {
-                        let zr = &z[b * gh..(b + 1) * gh];
                         let dzr = &mut dz[b * gh..(b + 1) * gh];
                         let dxr = &mut dxi[b * gh..(b + 1) * gh];
                         for j in 0..units {
                             let k = b * units + j;
-                            let (r, u, n) = (zr[j], zr[units + j], zr[2 * units + j]);
+                            let (r, u, n) = (dzr[j], dzr[units + j], dzr[2 * units + j]);
                             let hp = h_prev.map_or(0.0, |h| h[k]);
                             let dhk = dh[k];
                             let dan = dhk * (1.0 - u) * (1.0 - n * n);
@@ -769,8 +774,9 @@ impl Tape {
                     }
                 }
                 CellKind::SimpleRnn => {
-                    for ((d, &h), &dhk) in dz.iter_mut().zip(z).zip(&dh) {
-                        *d = dhk * (1.0 - h * h);
+                    for (d, &dhk) in dz.iter_mut().zip(&dh) {
+                        // d holds h(t) = tanh(a) on entry.
+                        *d = dhk * (1.0 - *d * *d);
                     }
                 }
             }
@@ -926,12 +932,12 @@ pub(crate) fn trains(config: &RecurrentConfig, device: Device) -> bool {
 
 /// The values of a CPU float tensor, contiguous.
 fn values(t: &Tensor) -> Result<Vec<f32>> {
-    Ok(Vec::<f32>::try_from(
-        t.detach()
-            .to_device(Device::Cpu)
-            .contiguous()
-            .flatten(0, -1),
-    )?)
+    let t = t.detach().to_device(Device::Cpu).contiguous();
+    let n = t.numel();
+    // From the pool: these buffers go back to it, and fresh ones each batch would grow it.
+    let mut v = buffer_to_overwrite(n);
+    t.f_copy_data(&mut v, n)?;
+    Ok(v)
 }
 
 /// A layer's parameters as tensors (for the gradients) and as values (for the kernels).
@@ -1003,8 +1009,7 @@ pub(crate) fn forward_tape(
                     };
                     let x = time_major_rows(x, (dims.steps, dims.inputs), &rows);
                     let (im, rm) = (input_mask.map(rows_of), recurrent_mask.map(rows_of));
-                    let tape = forward(cell, part, weights, &x, im.as_deref(), rm.as_deref());
-                    recycle([x]);
+                    let tape = forward(cell, part, weights, x, im.as_deref(), rm.as_deref());
                     (rows, tape)
                 }
             })
@@ -1031,7 +1036,7 @@ pub(crate) fn forward_tape(
         recycle([last]);
         output
     };
-    recycle([x]);
+    recycle([x].into_iter().chain(input_mask).chain(recurrent_mask));
     let output = output.to_device(xs.device()).set_requires_grad(true);
     Ok((
         output.shallow_clone(),
@@ -1054,7 +1059,7 @@ impl NativeTape {
     /// Backpropagation through time from the gradient autograd left in the output leaf; hands
     /// the parameter (and input) gradients to autograd. Does nothing when the output received
     /// no gradient.
-    pub(crate) fn backward(self) -> Result<()> {
+    pub(crate) fn backward(mut self) -> Result<()> {
         let d_output = self.output.grad();
         if !d_output.defined() {
             return Ok(());
@@ -1074,7 +1079,7 @@ impl NativeTape {
             let (weights, d_output) = (&weights, &d_output);
             let jobs: Vec<_> = self
                 .parts
-                .iter()
+                .iter_mut()
                 .map(|(rows, tape)| {
                     move || {
                         let d = if return_sequences {
@@ -1154,6 +1159,7 @@ impl NativeTape {
         recycle([
             grads.w_ih, grads.w_hh, grads.b_ih, grads.b_hh, grads.x, d_output,
         ]);
+        recycle(std::mem::take(&mut self.weight_values));
         Ok(())
     }
 }
@@ -1284,7 +1290,7 @@ mod tests {
                     b_ih: &b_ih,
                     b_hh: &b_hh,
                 };
-                let tape = forward(cell, dims, &weights, &x, None, Some(&mask));
+                let tape = forward(cell, dims, &weights, x.clone(), None, Some(&mask));
                 tape.hs
                     .iter()
                     .zip(&readout)
@@ -1297,7 +1303,7 @@ mod tests {
                 b_ih: &b_ih,
                 b_hh: &b_hh,
             };
-            let tape = forward(cell, dims, &weights, &x, None, Some(&mask));
+            let mut tape = forward(cell, dims, &weights, x.clone(), None, Some(&mask));
             let grads = tape.backward(&weights, &readout, true);
             for index in [0, gh * dims.units / 2, gh * dims.units - 1] {
                 let eps = 1e-2f32;
@@ -1350,10 +1356,24 @@ mod tests {
             for mask_width in [dims.units, gh] {
                 let mask = pseudo(dims.batch * mask_width, 8);
                 let run = |portable: bool| {
-                    let tape = if portable {
-                        forward_portable(cell, dims, &weights, &x, Some(&input_mask), Some(&mask))
+                    let mut tape = if portable {
+                        forward_portable(
+                            cell,
+                            dims,
+                            &weights,
+                            x.clone(),
+                            Some(&input_mask),
+                            Some(&mask),
+                        )
                     } else {
-                        forward(cell, dims, &weights, &x, Some(&input_mask), Some(&mask))
+                        forward(
+                            cell,
+                            dims,
+                            &weights,
+                            x.clone(),
+                            Some(&input_mask),
+                            Some(&mask),
+                        )
                     };
                     let grads = if portable {
                         tape.backward_portable(&weights, &d_hs, true)
