@@ -21,11 +21,12 @@ export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
 # `make notebooks RETRAIN=1` retrains finished runs; QUICK=1 runs the notebooks on a small subset.
 export RETRAIN QUICK
 
-.PHONY: help setup test test-lab chromium notebooks lab clean check-gpu bench fuzz
+.PHONY: help setup test test-lab chromium notebooks handouts lab clean check-gpu bench fuzz
 help:
 	@echo "make test       set up everything (first time: ~15 min, ~5 GB) and run the tests"
 	@echo "make test-lab   JupyterLab in a real browser (Debian's chromium, installed when missing): runs notebook 00"
 	@echo "make notebooks  set up everything and execute every notebook in notebooks/"
+	@echo "make handouts   write notebooks/handouts/: the notebooks with their exercises cleared (nbgrader)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make bench      recurrent training speed with recurrent dropout (libtorch paths, native kernels) against fused and PyTorch"
 	@echo "make fuzz       fuzz the data-file and run-record parsers (FUZZ_SECONDS each, default 600)"
@@ -77,11 +78,17 @@ test: setup
 	@QUICK=1 $(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
 		--output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
 	@$(PYTHON) tools/check_notebooks.py target/notebooks-quick/*.ipynb
+	@echo "==> Handouts: up to date, each stops at its first exercise with that exercise's task"
+	@$(PYTHON) tools/test_handouts.py notebooks/handouts/*.ipynb
 	@echo "==> Interrupting a training cell in the real kernel, then re-running: it must resume"
 	@$(PYTHON) tools/test_interrupt_resume.py
 
 # JupyterLab from .venv, driven by Playwright (PyPI) in Debian's chromium (no browser download).
-test-lab: setup chromium
+test-# The solution notebooks' exercises cleared by nbgrader's ClearSolutions (committed, unexecuted).
+handouts: $(STAMPS)/venv
+	@$(PYTHON) tools/make_handouts.py --out notebooks/handouts notebooks/*.ipynb
+
+lab: setup chromium
 	@echo "==> JupyterLab in chromium: notebook 00, all cells, figures rendered (screenshot in target/test-lab/)"
 	@$(PYTHON) tools/test_lab.py
 

@@ -38,6 +38,19 @@ def minutes(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def returned_error(cell) -> str | None:
+    """The error a cell returned with `?`, if any. evcxr prints such an error on the cell's
+    stderr and reports the execution itself as successful, so Jupyter (and nbclient) would go
+    on to the next cell; the crate and the notebooks write nothing else to stderr (progress
+    goes to stdout), so any text there is that error."""
+    text = "".join(
+        "".join(output.get("text", ""))
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream" and output.get("name") == "stderr"
+    )
+    return text.strip() or None
+
+
 class ProgressClient(NotebookClient):
     """A NotebookClient that reports each code cell and streams its text output."""
 
@@ -55,6 +68,13 @@ class ProgressClient(NotebookClient):
         self.lock = threading.Lock()
         self.on_cell_start = self.cell_start
         self.on_cell_executed = self.cell_executed
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        error = returned_error(cell)
+        if error is not None:
+            raise CellExecutionError(error, "error returned by `?`", error)
+        return cell
 
     def position(self) -> str:
         """`k/N`: the running code cell's number among the notebook's code cells."""

@@ -29,6 +29,12 @@ pub enum Error {
         batch: usize,
         value: f64,
     },
+    /// A handout's exercise still has its stub ([`crate::exercise::unfinished`]).
+    #[error("exercise not done yet: {task}. Write your code in place of the line `exercise::unfinished(...)?;` and run the cell again")]
+    Unfinished { task: String },
+    /// A check cell found a wrong answer ([`crate::exercise::check`]).
+    #[error("check failed: {hint}")]
+    CheckFailed { hint: String },
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

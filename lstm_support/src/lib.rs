@@ -17,6 +17,7 @@
 //! - [`plot`]: figures (curves, comparisons, confusion matrix, galleries) shown inline.
 //! - [`display`]: tables as HTML for notebooks, aligned text and Markdown.
 //! - [`device`]: choosing CPU or CUDA once.
+//! - [`exercise`]: the handouts' unfinished-exercise stub and check cells, as errors.
 // A panic inside an evcxr cell restarts the kernel and loses every variable: errors are values.
 #![cfg_attr(
     not(test),
@@ -27,6 +28,7 @@ pub mod data;
 pub mod device;
 pub mod display;
 pub mod error;
+pub mod exercise;
 mod fsutil;
 pub mod metrics;
 pub mod model;

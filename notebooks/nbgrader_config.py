@@ -1,0 +1,14 @@
+# nbgrader settings for these Rust notebooks (`tools/make_handouts.py` uses the same stub).
+# With nbgrader itself: put the solution notebooks in its source/<assignment>/ directory and
+# run `nbgrader generate_assignment <assignment>` with this file beside it.
+
+# What replaces the code between `// BEGIN SOLUTION` and `// END SOLUTION`: an error that stops
+# the cell with the cell's own `task` sentence. Never `todo!()` or a panic: in evcxr a panic
+# kills the kernel and every variable.
+RUST_STUB = "// YOUR CODE HERE\nexercise::unfinished(task)?;"
+
+if __name__ != "nbgrader_config" or "get_config" in globals():
+    c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+    c.ClearSolutions.code_stub = {"rust": RUST_STUB}
+    c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+    c.ClearSolutions.end_solution_delimeter = "END SOLUTION"

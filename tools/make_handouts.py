@@ -1,0 +1,82 @@
+"""Writes the handouts: `notebooks/handouts/*.ipynb`, the solution notebooks with every exercise
+cleared (`make handouts` runs it; the results are committed).
+
+nbgrader's conventions and its `ClearSolutions` preprocessor, run through nbconvert:
+
+- an exercise is a cell with nbgrader's solution metadata whose code between the lines
+  `// BEGIN SOLUTION` and `// END SOLUTION` is the answer; ClearSolutions replaces it with
+  the Rust stub below, which stops the cell with the cell's own `task` sentence (an error
+  value: a panic in evcxr would kill the kernel and every variable);
+- the check cell after it (nbgrader's "autograder tests" metadata) stays as it is;
+- outputs are cleared, and the crate's path is rewritten for the handouts' directory, one
+  level deeper.
+
+Notebooks without exercises get no handout. Teachers who use nbgrader itself can put the
+solution notebooks in its `source/` directory with the same ClearSolutions settings
+(`notebooks/nbgrader_config.py`).
+
+    python tools/make_handouts.py notebooks/*.ipynb --out notebooks/handouts
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert.preprocessors import ClearOutputPreprocessor
+from nbgrader.preprocessors import ClearSolutions
+from traitlets.config import Config
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "notebooks"))
+from nbgrader_config import RUST_STUB  # noqa: E402  (one definition for both tools)
+
+DEP_LINE = ':dep lstm_support = { path = "../lstm_support" }'
+HANDOUT_DEP_LINE = ':dep lstm_support = { path = "../../lstm_support" }'
+
+
+def has_exercises(notebook) -> bool:
+    return any(cell.metadata.get("nbgrader", {}).get("solution") for cell in notebook.cells)
+
+
+def handout(notebook):
+    config = Config()
+    config.ClearSolutions.code_stub = {"rust": RUST_STUB}
+    config.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+    config.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+    resources = {}
+    notebook, resources = ClearSolutions(config=config).preprocess(notebook, resources)
+    notebook, resources = ClearOutputPreprocessor().preprocess(notebook, resources)
+    dep_lines = 0
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and DEP_LINE in cell.source:
+            cell.source = cell.source.replace(DEP_LINE, HANDOUT_DEP_LINE)
+            dep_lines += 1
+    if dep_lines != 1:
+        raise SystemExit(f"expected one `{DEP_LINE}` cell, found {dep_lines}")
+    return notebook
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("notebooks/handouts"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for path in args.notebooks:
+        notebook = nbformat.read(path, as_version=4)
+        if not has_exercises(notebook):
+            continue
+        exercises = sum(bool(c.metadata.get("nbgrader", {}).get("solution")) for c in notebook.cells)
+        target = args.out / path.name
+        text = json.dumps(handout(notebook), indent=1, ensure_ascii=False) + "\n"
+        # Written whole, then renamed: never a half-written handout.
+        partial = target.with_suffix(".ipynb.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(target)
+        print(f"{target}: {exercises} exercises")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

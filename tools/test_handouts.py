@@ -1,0 +1,112 @@
+"""The handouts, as a student first runs them (`make test` runs this).
+
+For each `notebooks/handouts/*.ipynb`, in the real `rust-lstm` kernel, started in the handouts'
+directory with QUICK=1 and a runs directory of its own:
+
+1. the handout is up to date: regenerating it from its solution notebook gives the same file
+   (`make handouts`);
+2. the cells run in order until the first exercise, which must stop with that exercise's
+   own message (`exercise not done yet: <its task>`), not a compile error or a crash (evcxr
+   prints an error returned by `?` on the cell's stderr; in JupyterLab it shows in red under
+   the cell, and "Run All" then stops at the next cell, which needs what the exercise defines);
+3. the kernel is still alive with the earlier cells' variables (an error value, not a panic,
+   which would have killed it): a probe cell reads `session`.
+
+The solution notebooks themselves pass every check cell in `make test`'s quick run of the
+notebooks, which stops at any failing cell.
+
+    python tools/test_handouts.py notebooks/handouts/*.ipynb
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from make_handouts import handout  # noqa: E402
+from run_notebooks import returned_error  # noqa: E402
+
+ROOT = HERE.parent
+PROBE = 'println!("kernel alive: quick = {}", session.is_quick());'
+
+
+def task_of(cell) -> str:
+    for line in cell.source.splitlines():
+        if line.startswith('let task = "'):
+            return line[len('let task = "'):].rsplit('";', 1)[0]
+    raise SystemExit(f"exercise cell without a `let task = \"...\";` line:\n{cell.source}")
+
+
+def check(path: Path) -> list[str]:
+    problems = []
+    solution = ROOT / "notebooks" / path.name
+    expected = json.dumps(handout(nbformat.read(solution, as_version=4)), indent=1, ensure_ascii=False) + "\n"
+    if path.read_text(encoding="utf-8") != expected:
+        problems.append(f"{path} is not what `make handouts` writes from {solution}: run `make handouts`")
+    notebook = nbformat.read(path, as_version=4)
+    exercises = [i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    if not exercises:
+        return problems + [f"{path}: no exercise cells"]
+    first = exercises[0]
+    task = task_of(notebook.cells[first])
+    notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
+    client = NotebookClient(notebook, kernel_name="rust-lstm", timeout=1800,
+                            resources={"metadata": {"path": str(path.parent)}})
+    started = time.time()
+    stopped_at, message = None, ""
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells[:-1]):
+            if cell.cell_type != "code":
+                continue
+            try:
+                client.execute_cell(cell, index)
+            except CellExecutionError as error:
+                stopped_at, message = index, str(error)
+                break
+            # An error returned by `?` (the stub's) is only text on the cell's stderr.
+            error = returned_error(cell)
+            if error is not None:
+                stopped_at, message = index, error
+                break
+        try:
+            client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)
+            probe = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+        except CellExecutionError as error:
+            probe = f"the probe failed: {error}"
+    seconds = time.time() - started
+    if stopped_at != first:
+        problems.append(f"{path}: expected to stop at the first exercise (cell {first}), stopped at {stopped_at}:\n{message}")
+    elif f"exercise not done yet: {task}" not in message:
+        problems.append(f"{path}: the first exercise (cell {first}) did not stop with its task:\n{message}")
+    if "kernel alive: quick = true" not in probe:
+        problems.append(f"{path}: after the exercise's error the kernel lost its variables: {probe}")
+    if not problems:
+        print(f"{path}: stopped at its first exercise (cell {first}) with its task; kernel alive ({seconds:.0f} s)")
+    return problems
+
+
+def main() -> int:
+    paths = [Path(p) for p in sys.argv[1:]]
+    if not paths:
+        print(__doc__)
+        return 2
+    os.environ["QUICK"] = "1"
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="handout-runs-") as runs:
+        os.environ["LSTM_RUNS_DIR"] = runs
+        for path in paths:
+            problems += check(path)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
