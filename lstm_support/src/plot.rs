@@ -18,6 +18,9 @@ use crate::model::Model;
 use crate::record::RunRecord;
 use crate::training::History;
 
+mod inside;
+pub use inside::{gate_traces, gradient_norms};
+
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 const FONT_FAMILY: &str = "sans-serif";
 

@@ -26,6 +26,7 @@ pub use summary::Summary;
 use crate::data::{Dataset, TestSet};
 use crate::error::{Error, Result};
 use crate::nn::lstm_bptt::Backprop;
+use crate::nn::rnn::{RecurrentWeights, StepTrace};
 use network::Network;
 
 /// Rows per forward pass when evaluating (no gradients, so larger than a training batch).
@@ -246,6 +247,42 @@ impl Model {
             .enumerate()
             .map(|(k, c)| (k + 1, c as f64 / n))
             .collect())
+    }
+
+    /// The weights of the first layer, which must be recurrent (detached copies, on the
+    /// model's device): for computing a step by hand.
+    pub fn recurrent_weights(&self) -> Result<RecurrentWeights> {
+        self.network.recurrent_weights()
+    }
+
+    /// What the first layer (recurrent) computes at every step for the items of `data` at
+    /// `indices`: its gates, the LSTM's cell state and h(t), each `[items, 28, H]`, on the CPU,
+    /// evaluation mode.
+    pub fn step_trace(&self, data: &Dataset, indices: &[usize]) -> Result<StepTrace> {
+        let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        let images = data.select(&indices)?.images().to_device(self.device());
+        let trace = self.network.trace(&images)?;
+        let cpu = |t: Tensor| t.to_device(Device::Cpu);
+        Ok(StepTrace {
+            cell: trace.cell,
+            gates: trace.gates.into_iter().map(|(n, t)| (n, cpu(t))).collect(),
+            cell_state: trace.cell_state.map(cpu),
+            hidden: cpu(trace.hidden),
+        })
+    }
+
+    /// How far the loss reaches back in time: for every step t, the mean over the first
+    /// `count` items of `data` of |dL/dh(t)|, the gradient of the loss (categorical
+    /// cross-entropy, evaluation mode) with respect to the hidden state at step t, through the
+    /// recurrence. For a model of one recurrent layer and the head.
+    pub fn hidden_gradient_norms(&self, data: &Dataset, count: usize) -> Result<Vec<f64>> {
+        let data = data.take(count);
+        let images = data.images().to_device(self.device());
+        let targets = one_hot(
+            &data.labels().to_device(self.device()),
+            self.config.num_classes,
+        );
+        self.network.hidden_gradient_norms(&images, &targets)
     }
 
     /// For the items of `data` at `indices`: the class probabilities after reading 1, 2, ...,

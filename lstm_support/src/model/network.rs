@@ -7,7 +7,7 @@ use super::config::{Activation, InputLayout, Layer, ModelConfig};
 use crate::error::{Error, Result};
 use crate::nn::init::glorot_uniform;
 use crate::nn::lstm_bptt::Backprop;
-use crate::nn::rnn::Recurrent;
+use crate::nn::rnn::{Recurrent, RecurrentWeights, StepTrace};
 
 /// One built layer.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ enum Block {
 pub(crate) struct Network {
     input: InputLayout,
     blocks: Vec<Block>,
-    head: nn::Linear,
+    pub(super) head: nn::Linear,
 }
 
 /// Keras' Dense: Glorot-uniform kernel, zero bias.
@@ -156,6 +156,58 @@ impl Network {
             };
         }
         Ok(self.head.forward_t(&xs, false))
+    }
+}
+
+impl Network {
+    /// The first layer, which must be recurrent, and the images as it reads them.
+    fn first_recurrent(&self, what: &str) -> Result<&Recurrent> {
+        match self.blocks.first() {
+            Some(Block::Recurrent(layer)) if matches!(self.input, InputLayout::Sequence { .. }) => {
+                Ok(layer)
+            }
+            _ => Err(Error::invalid(
+                "model",
+                format!("{what} needs a model whose first layer is recurrent (an LSTM, GRU or SimpleRNN)"),
+            )),
+        }
+    }
+
+    /// The first recurrent layer's weights.
+    pub(crate) fn recurrent_weights(&self) -> Result<RecurrentWeights> {
+        Ok(self.first_recurrent("its recurrent weights")?.weights())
+    }
+
+    /// Inside the first recurrent layer at every step, evaluation mode.
+    pub(crate) fn trace(&self, images: &Tensor) -> Result<StepTrace> {
+        Ok(self.first_recurrent("a step trace")?.trace(images))
+    }
+
+    /// The mean over the batch of |dL/dh(t)| for every step t, `L` the categorical
+    /// cross-entropy on `one_hot` targets, in evaluation mode (no dropout), for a model of one
+    /// recurrent layer and the head.
+    pub(crate) fn hidden_gradient_norms(
+        &self,
+        images: &Tensor,
+        one_hot: &Tensor,
+    ) -> Result<Vec<f64>> {
+        let layer = self.first_recurrent("the gradient through time")?;
+        if self.blocks.len() != 1 || layer.config().return_sequences {
+            return Err(Error::invalid(
+                "model",
+                "the gradient through time is measured for one recurrent layer and the head only",
+            ));
+        }
+        let (hidden, last) = layer.hidden_states_in_graph(images);
+        let loss = categorical_cross_entropy(&self.head.forward_t(&last, false), one_hot);
+        let grads = Tensor::f_run_backward(&[loss], &hidden, false, false)?;
+        grads
+            .iter()
+            .map(|g| {
+                let norms = g.norm_scalaropt_dim(2, [-1].as_slice(), false);
+                Ok(norms.mean(Kind::Double).f_double_value(&[])?)
+            })
+            .collect()
     }
 }
 

@@ -1,3 +1,4 @@
+use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
 use super::*;
@@ -308,4 +309,90 @@ fn config_round_trips_through_json_and_reads_the_old_layer_form() {
     );
     assert_eq!(ModelConfig::lstm(256, 0.15).short_name(), "LSTM 256");
     assert_eq!(ModelConfig::cnn_deep().short_name(), "CNN");
+}
+
+#[test]
+fn the_step_trace_follows_the_lstm_equations_and_the_fused_kernel() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(5, 5, false);
+    let model = model(&ModelConfig::lstm(6, 0.15));
+    let trace = model.step_trace(&data, &[0, 3]).unwrap();
+    let [i, f, g, o] = ["input gate", "forget gate", "cell input", "output gate"]
+        .map(|name| trace.gate(name).unwrap().shallow_clone());
+    let c = trace.cell_state.as_ref().unwrap();
+    assert_eq!(c.size(), [2, 28, 6]);
+    // c(t) = f c(t-1) + i g and h(t) = o tanh(c(t)) at a middle step.
+    let (t, previous) = (10, 9);
+    let c_now = f.select(1, t) * c.select(1, previous) + i.select(1, t) * g.select(1, t);
+    assert!(c_now.allclose(&c.select(1, t), 1e-5, 1e-6, false));
+    let h_now = o.select(1, t) * c.select(1, t).tanh();
+    assert!(h_now.allclose(&trace.hidden.select(1, t), 1e-5, 1e-6, false));
+    // The last h is what the model's (fused) forward pass hands to its head.
+    let images = data.select(&[0, 3]).unwrap().images().shallow_clone();
+    let logits = model.forward_t(&images, false);
+    let from_trace = model
+        .network
+        .head
+        .forward_t(&trace.hidden.select(1, 27), false);
+    assert!(logits.allclose(&from_trace, 1e-5, 1e-6, false));
+    assert!(trace.gate("reset gate").is_err());
+    let gru = model_of_cell(CellKind::Gru);
+    let names: Vec<String> = gru
+        .step_trace(&data, &[1])
+        .unwrap()
+        .gates
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["reset gate", "update gate", "candidate"]);
+    assert!(super::Model::new(&ModelConfig::cnn(), 0, Device::Cpu)
+        .unwrap()
+        .step_trace(&data, &[0])
+        .is_err());
+}
+
+fn model_of_cell(cell: CellKind) -> Model {
+    model(&ModelConfig::recurrent(cell, 5, 0.15))
+}
+
+#[test]
+fn hidden_gradient_norms_reach_back_through_time() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(4, 8, false);
+    for cell in CellKind::ALL {
+        let model = model_of_cell(cell);
+        let norms = model.hidden_gradient_norms(&data, 8).unwrap();
+        assert_eq!(norms.len(), 28);
+        assert!(
+            norms.iter().all(|n| n.is_finite() && *n > 0.0),
+            "{cell:?}: {norms:?}"
+        );
+        // At the last step the loss sees h(T) only through the head: the same gradient as
+        // with h(T) taken as a leaf.
+        let images = data.take(8).images().shallow_clone();
+        let h_last = model
+            .network
+            .trace(&images)
+            .unwrap()
+            .hidden
+            .select(1, 27)
+            .detach()
+            .set_requires_grad(true);
+        let targets = one_hot(&data.take(8).labels().shallow_clone(), 10);
+        categorical_cross_entropy(&model.network.head.forward_t(&h_last, false), &targets)
+            .backward();
+        let direct = h_last
+            .grad()
+            .norm_scalaropt_dim(2, [-1].as_slice(), false)
+            .mean(Kind::Double)
+            .double_value(&[]);
+        assert!(
+            (norms[27] - direct).abs() < 1e-6 * direct.max(1.0),
+            "{cell:?}: {} vs {direct}",
+            norms[27]
+        );
+    }
+    assert!(model(&ModelConfig::stacked(CellKind::Lstm, &[4, 4], 0.0))
+        .hidden_gradient_norms(&data, 4)
+        .is_err());
 }

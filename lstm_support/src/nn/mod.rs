@@ -4,4 +4,7 @@ pub(crate) mod lstm_bptt;
 pub(crate) mod native;
 pub mod rnn;
 
-pub use rnn::{dropout_mask, gru, lstm, simple_rnn, CellKind, Recurrent, RecurrentConfig};
+pub use rnn::{
+    dropout_mask, gru, lstm, simple_rnn, CellKind, Recurrent, RecurrentConfig, RecurrentWeights,
+    StepTrace,
+};

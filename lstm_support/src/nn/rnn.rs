@@ -42,6 +42,15 @@ impl CellKind {
         }
     }
 
+    /// The gates, in the order libtorch stacks their weights.
+    pub fn gate_names(self) -> &'static [&'static str] {
+        match self {
+            CellKind::Lstm => &["input gate", "forget gate", "cell input", "output gate"],
+            CellKind::Gru => &["reset gate", "update gate", "candidate"],
+            CellKind::SimpleRnn => &[],
+        }
+    }
+
     /// The Keras class name, for summaries.
     pub fn keras_name(self) -> &'static str {
         match self {
@@ -153,6 +162,55 @@ impl RecurrentConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// One step of [`Recurrent::run_steps`], as its visitor sees it.
+struct Step<'a> {
+    /// After their activations, in the order of [`CellKind::gate_names`].
+    gates: &'a [Tensor],
+    /// The LSTM's cell state c(t).
+    c: Option<&'a Tensor>,
+    h: &'a Tensor,
+}
+
+/// A recurrent layer's weights ([`Recurrent::weights`]): `w_ih [G*H, I]`, `w_hh [G*H, H]`,
+/// `b_ih`, `b_hh [G*H]`, gates stacked in libtorch's order (LSTM: i, f, g, o).
+#[derive(Debug)]
+pub struct RecurrentWeights {
+    pub cell: CellKind,
+    pub w_ih: Tensor,
+    pub w_hh: Tensor,
+    pub b_ih: Tensor,
+    pub b_hh: Tensor,
+}
+
+/// What happens inside a recurrent layer at every step ([`Recurrent::trace`]).
+#[derive(Debug)]
+pub struct StepTrace {
+    pub cell: CellKind,
+    /// Each gate after its activation, `[B, T, H]`, named as [`CellKind::gate_names`] does.
+    pub gates: Vec<(String, Tensor)>,
+    /// The LSTM's cell state c(t), `[B, T, H]`.
+    pub cell_state: Option<Tensor>,
+    /// h(t), `[B, T, H]`.
+    pub hidden: Tensor,
+}
+
+impl StepTrace {
+    /// The gate called `name` (`"forget gate"`, ...), `[B, T, H]`.
+    pub fn gate(&self, name: &str) -> Result<&Tensor> {
+        self.gates
+            .iter()
+            .find(|(gate, _)| gate == name)
+            .map(|(_, values)| values)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.gates.iter().map(|(n, _)| n.as_str()).collect();
+                Error::invalid(
+                    format!("gate {name:?}"),
+                    format!("a {} has {}", self.cell.keras_name(), names.join(", ")),
+                )
+            })
     }
 }
 
@@ -414,6 +472,77 @@ impl Recurrent {
         input_mask: Option<&Tensor>,
         recurrent_mask: Option<&Tensor>,
     ) -> Tensor {
+        let mut outputs = Vec::new();
+        let h = self.run_steps(xs, input_mask, recurrent_mask, |step| {
+            if self.config.return_sequences {
+                outputs.push(step.h.shallow_clone());
+            }
+        });
+        if self.config.return_sequences {
+            Tensor::stack(&outputs, 1)
+        } else {
+            h
+        }
+    }
+
+    /// The layer's weights as libtorch stores them (gate order i, f, g, o for the LSTM and
+    /// r, z, n for the GRU), detached copies.
+    pub fn weights(&self) -> RecurrentWeights {
+        RecurrentWeights {
+            cell: self.config.cell,
+            w_ih: self.w_ih.detach().copy(),
+            w_hh: self.w_hh.detach().copy(),
+            b_ih: self.b_ih.detach().copy(),
+            b_hh: self.b_hh.detach().copy(),
+        }
+    }
+
+    /// What happens inside the layer at every step, evaluation mode (no dropout): the gates
+    /// after their activations, the LSTM's cell state and h(t), each `[B, T, H]`.
+    pub fn trace(&self, xs: &Tensor) -> StepTrace {
+        let names = self.config.cell.gate_names();
+        let mut gates: Vec<Vec<Tensor>> = names.iter().map(|_| Vec::new()).collect();
+        let (mut cell_state, mut hidden) = (Vec::new(), Vec::new());
+        let _last = tch::no_grad(|| {
+            self.run_steps(xs, None, None, |step| {
+                for (trace, gate) in gates.iter_mut().zip(step.gates) {
+                    trace.push(gate.shallow_clone());
+                }
+                if let Some(c) = step.c {
+                    cell_state.push(c.shallow_clone());
+                }
+                hidden.push(step.h.shallow_clone());
+            })
+        });
+        StepTrace {
+            cell: self.config.cell,
+            gates: names
+                .iter()
+                .zip(gates)
+                .map(|(name, steps)| (name.to_string(), Tensor::stack(&steps, 1)))
+                .collect(),
+            cell_state: (!cell_state.is_empty()).then(|| Tensor::stack(&cell_state, 1)),
+            hidden: Tensor::stack(&hidden, 1),
+        }
+    }
+
+    /// h(t) of every step as the nodes of the autograd graph that the recurrence itself uses
+    /// (evaluation mode): a loss's gradient with respect to them is dL/dh(t) through time,
+    /// not only through the output. Also returns the last h, `[B, H]`.
+    pub(crate) fn hidden_states_in_graph(&self, xs: &Tensor) -> (Vec<Tensor>, Tensor) {
+        let mut hidden = Vec::new();
+        let last = self.run_steps(xs, None, None, |step| hidden.push(step.h.shallow_clone()));
+        (hidden, last)
+    }
+
+    /// Runs the steps, showing each to `visit`; returns the last h, `[B, H]`.
+    fn run_steps(
+        &self,
+        xs: &Tensor,
+        input_mask: Option<&Tensor>,
+        recurrent_mask: Option<&Tensor>,
+        mut visit: impl FnMut(Step<'_>),
+    ) -> Tensor {
         let size = xs.size();
         let (batch, steps) = (size[0], size[1]);
         let units = self.config.units as i64;
@@ -423,7 +552,6 @@ impl Recurrent {
         let w_hh_t = self.w_hh.tr();
         let mut h = Tensor::zeros([batch, units], (xs.kind(), xs.device()));
         let mut c = h.zeros_like();
-        let mut outputs = Vec::with_capacity(steps as usize);
         for step in 0..steps {
             let x_t = x_proj.select(1, step);
             let h_proj = match recurrent_mask {
@@ -440,33 +568,43 @@ impl Recurrent {
                 Some(mask) => (&h * mask).matmul(&w_hh_t),
                 None => h.matmul(&w_hh_t),
             };
-            h = match self.config.cell {
+            match self.config.cell {
                 CellKind::Lstm => {
                     let gates = (x_t + h_proj).chunk(4, 1);
                     let (i, f) = (gates[0].sigmoid(), gates[1].sigmoid());
                     let (g, o) = (gates[2].tanh(), gates[3].sigmoid());
-                    c = f * &c + i * g;
-                    o * c.tanh()
+                    c = &f * &c + &i * &g;
+                    h = &o * c.tanh();
+                    visit(Step {
+                        gates: &[i, f, g, o],
+                        c: Some(&c),
+                        h: &h,
+                    });
                 }
                 CellKind::Gru => {
                     let x_gates = x_t.chunk(3, 1);
                     let h_gates = (h_proj + &self.b_hh).chunk(3, 1);
                     let r = (&x_gates[0] + &h_gates[0]).sigmoid();
                     let z = (&x_gates[1] + &h_gates[1]).sigmoid();
-                    let n = (&x_gates[2] + r * &h_gates[2]).tanh();
-                    (1.0 - &z) * n + z * &h
+                    let n = (&x_gates[2] + &r * &h_gates[2]).tanh();
+                    h = (1.0 - &z) * &n + &z * &h;
+                    visit(Step {
+                        gates: &[r, z, n],
+                        c: None,
+                        h: &h,
+                    });
                 }
-                CellKind::SimpleRnn => (x_t + h_proj).tanh(),
-            };
-            if self.config.return_sequences {
-                outputs.push(h.shallow_clone());
+                CellKind::SimpleRnn => {
+                    h = (x_t + h_proj).tanh();
+                    visit(Step {
+                        gates: &[],
+                        c: None,
+                        h: &h,
+                    });
+                }
             }
         }
-        if self.config.return_sequences {
-            Tensor::stack(&outputs, 1)
-        } else {
-            h
-        }
+        h
     }
 
     fn select_output(&self, output: Tensor) -> Tensor {

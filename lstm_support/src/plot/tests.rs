@@ -155,3 +155,34 @@ fn saves_png_and_svg_files() {
         .unwrap()
         .contains("<svg"));
 }
+
+#[test]
+fn gate_traces_draw_every_cell_and_refuse_a_cnn() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(4, 2, false);
+    for cell in crate::nn::CellKind::ALL {
+        let model = Model::new(
+            &crate::model::ModelConfig::recurrent(cell, 12, 0.15),
+            0,
+            tch::Device::Cpu,
+        )
+        .unwrap();
+        let figure = gate_traces(&model, &data, &[0, 3], "gates").unwrap();
+        let (w, h) = figure.size();
+        assert!(w > 400 && h > 250, "{cell:?}: {w}x{h}");
+        assert!(!figure.to_png().unwrap().is_empty());
+        assert!(gate_traces(&model, &data, &[], "none").is_err());
+    }
+    let cnn = Model::new(&crate::model::ModelConfig::cnn(), 0, tch::Device::Cpu).unwrap();
+    assert!(gate_traces(&cnn, &data, &[0], "cnn").is_err());
+}
+
+#[test]
+fn gradient_norms_draw_on_a_log_axis() {
+    let trained: Vec<f64> = (0..28).map(|t| 10f64.powi(t / 4 - 7)).collect();
+    let initial = vec![1e-3; 28];
+    let figure = gradient_norms(&[("LSTM", &trained, &initial)], "gradients").unwrap();
+    assert!(!figure.to_png().unwrap().is_empty());
+    assert!(gradient_norms(&[], "none").is_err());
+    assert!(gradient_norms(&[("LSTM", &[], &initial)], "empty").is_err());
+}
