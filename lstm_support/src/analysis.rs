@@ -1090,3 +1090,80 @@ mod tests {
         assert_eq!(html.matches("<li>").count(), 5);
     }
 }
+
+/// How far back in time the loss's gradient reaches in one recurrent model: |dL/dh(t)| at the
+/// first step against the last, after training and at initialisation
+/// ([`crate::model::Model::hidden_gradient_norms`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GradientReach {
+    pub name: String,
+    /// |dL/dh(1)| / |dL/dh(T)| of the trained model.
+    pub trained: f64,
+    /// The same at initialisation.
+    pub initial: f64,
+    pub steps: usize,
+}
+
+impl GradientReach {
+    /// From the two curves of mean |dL/dh(t)|, t = 1..T; an error when either is empty or they
+    /// differ in length.
+    pub fn new(name: &str, trained: &[f64], initial: &[f64]) -> Result<Self> {
+        let ratio = |norms: &[f64]| match (norms.first(), norms.last()) {
+            (Some(first), Some(last)) if *last > 0.0 => Ok(first / last),
+            _ => Err(Error::invalid(
+                format!("gradient norms of {name:?}"),
+                "give one positive value per step",
+            )),
+        };
+        if trained.len() != initial.len() {
+            return Err(Error::invalid(
+                format!("gradient norms of {name:?}"),
+                format!(
+                    "{} steps after training, {} at initialisation",
+                    trained.len(),
+                    initial.len()
+                ),
+            ));
+        }
+        Ok(GradientReach {
+            name: name.to_owned(),
+            trained: ratio(trained)?,
+            initial: ratio(initial)?,
+            steps: trained.len(),
+        })
+    }
+
+    pub fn evcxr_display(&self) {
+        print!("{}", evcxr_html(&text_to_html(&self.to_string())));
+    }
+}
+
+impl fmt::Display for GradientReach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: the gradient reaching row 1 is {:.1e} times the one at row {} after training ({:.1e} at initialisation)",
+            self.name, self.trained, self.steps, self.initial
+        )
+    }
+}
+
+#[cfg(test)]
+mod gradient_reach_tests {
+    use super::GradientReach;
+
+    #[test]
+    fn the_reach_is_the_first_step_against_the_last() {
+        let trained = [1e-4, 1e-3, 1e-2];
+        let initial = [1e-2, 1e-2, 1e-2];
+        let reach = GradientReach::new("SimpleRNN 32", &trained, &initial).unwrap();
+        assert!((reach.trained - 1e-2).abs() < 1e-12 && (reach.initial - 1.0).abs() < 1e-12);
+        let text = reach.to_string();
+        assert!(
+            text.contains("row 1 is 1.0e-2 times the one at row 3"),
+            "{text}"
+        );
+        assert!(GradientReach::new("x", &[], &[]).is_err());
+        assert!(GradientReach::new("x", &trained, &initial[..2]).is_err());
+    }
+}

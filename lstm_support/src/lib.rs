@@ -17,6 +17,7 @@
 //! - [`plot`]: figures (curves, comparisons, confusion matrix, galleries) shown inline.
 //! - [`display`]: tables as HTML for notebooks, aligned text and Markdown.
 //! - [`device`]: choosing CPU or CUDA once.
+//! - [`interop`]: the model file loaded in PyTorch, checked against our probabilities.
 //! - [`exercise`]: the handouts' unfinished-exercise stub and check cells, as errors.
 // A panic inside an evcxr cell restarts the kernel and loses every variable: errors are values.
 #![cfg_attr(
@@ -30,6 +31,7 @@ pub mod display;
 pub mod error;
 pub mod exercise;
 mod fsutil;
+pub mod interop;
 pub mod metrics;
 pub mod model;
 pub mod nn;

@@ -19,7 +19,9 @@ use crate::record::RunRecord;
 use crate::training::History;
 
 mod inside;
+mod prediction;
 pub use inside::{gate_traces, gradient_norms};
+pub use prediction::prediction;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 const FONT_FAMILY: &str = "sans-serif";

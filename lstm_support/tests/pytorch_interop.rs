@@ -58,3 +58,20 @@ fn pytorch_loads_the_model_file_and_gives_the_same_predictions() {
         );
     }
 }
+
+#[test]
+fn check_in_pytorch_reports_the_largest_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Model::new(&ModelConfig::lstm(8, 0.15), 1, Device::Cpu).unwrap();
+    let path = dir.path().join("model.safetensors");
+    model.save(&path).unwrap();
+    let images = Tensor::rand([4, 28, 28], (Kind::Float, Device::Cpu));
+    let labels = Tensor::from_slice(&[1i64, 2, 3, 4]);
+    let data = lstm_support::data::Dataset::new(images, labels, 10).unwrap();
+    let check = lstm_support::interop::check_in_pytorch(&model, &path, &data, 3).unwrap();
+    assert_eq!((check.module.as_str(), check.images), ("LSTM", 3));
+    assert!(check.max_difference < 1e-5, "{check}");
+    assert!(!dir.path().join("pytorch-check.safetensors").exists());
+    let missing = dir.path().join("missing.safetensors");
+    assert!(lstm_support::interop::check_in_pytorch(&model, &missing, &data, 3).is_err());
+}

@@ -249,10 +249,18 @@ impl Model {
             .collect())
     }
 
-    /// The weights of the first layer, which must be recurrent (detached copies, on the
-    /// model's device): for computing a step by hand.
+    /// The weights of the first layer, which must be recurrent (detached copies on the CPU):
+    /// for computing a step by hand.
     pub fn recurrent_weights(&self) -> Result<RecurrentWeights> {
-        self.network.recurrent_weights()
+        let w = self.network.recurrent_weights()?;
+        let cpu = |t: Tensor| t.to_device(Device::Cpu);
+        Ok(RecurrentWeights {
+            cell: w.cell,
+            w_ih: cpu(w.w_ih),
+            w_hh: cpu(w.w_hh),
+            b_ih: cpu(w.b_ih),
+            b_hh: cpu(w.b_hh),
+        })
     }
 
     /// What the first layer (recurrent) computes at every step for the items of `data` at

@@ -198,6 +198,31 @@ pub struct StepTrace {
 }
 
 impl StepTrace {
+    /// The LSTM's cell state c(t), `[B, T, H]`.
+    pub fn cell_state(&self) -> Result<&Tensor> {
+        self.cell_state.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "cell state",
+                format!("a {} has none; only the LSTM does", self.cell.keras_name()),
+            )
+        })
+    }
+
+    /// The mean of the gate called `name` over the items, the units and the steps `rows`
+    /// (0-based, as the image's rows).
+    pub fn gate_mean(&self, name: &str, rows: std::ops::Range<usize>) -> Result<f64> {
+        let gate = self.gate(name)?;
+        let steps = gate.size()[1] as usize;
+        if rows.is_empty() || rows.end > steps {
+            return Err(Error::invalid(
+                "rows",
+                format!("{rows:?}; give a non-empty range within 0..{steps}"),
+            ));
+        }
+        let part = gate.narrow(1, rows.start as i64, rows.len() as i64);
+        Ok(part.mean(Kind::Double).f_double_value(&[])?)
+    }
+
     /// The gate called `name` (`"forget gate"`, ...), `[B, T, H]`.
     pub fn gate(&self, name: &str) -> Result<&Tensor> {
         self.gates

@@ -186,3 +186,19 @@ fn gradient_norms_draw_on_a_log_axis() {
     assert!(gradient_norms(&[], "none").is_err());
     assert!(gradient_norms(&[("LSTM", &[], &initial)], "empty").is_err());
 }
+
+#[test]
+fn a_prediction_shows_the_digit_and_its_probabilities() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(3, 4, false);
+    let model = Model::new(
+        &crate::model::ModelConfig::lstm(8, 0.15),
+        0,
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    let figure = prediction(&model, &data, 2, "one digit").unwrap();
+    assert_eq!(figure.size(), (760, 300));
+    assert!(!figure.to_png().unwrap().is_empty());
+    assert!(prediction(&model, &data, 3, "out of range").is_err());
+}
