@@ -209,6 +209,19 @@ impl Session {
         Ok(self.spec(spec).test_set(&*self.mnist()?))
     }
 
+    /// `spec` trained once per seed (`options.seed`), each run loaded when finished before
+    /// (the records only: for comparing seeds, [`crate::analysis::AcrossSeeds`]).
+    pub fn run_seeds(&self, spec: &RunSpec, seeds: &[u64]) -> Result<Vec<RunRecord>> {
+        seeds
+            .iter()
+            .map(|&seed| {
+                let mut seeded = spec.clone();
+                seeded.options.seed = seed;
+                Ok(self.run(&seeded)?.record)
+            })
+            .collect()
+    }
+
     /// Loads the finished run for `spec` (in quick mode, its quick version), or trains it
     /// (resuming an interrupted attempt from its checkpoint), evaluates it once on the test
     /// set, and records it.

@@ -351,7 +351,20 @@ impl Draw for GradientNorms {
 /// How far back the loss's gradient reaches: mean |dL/dh(t)| against the step t on a log axis,
 /// one colour per cell, solid after training and dashed at initialisation. `cells` holds each
 /// cell's name and its two curves ([`Model::hidden_gradient_norms`]).
-pub fn gradient_norms(cells: &[(&str, &[f64], &[f64])], title: &str) -> Result<Figure> {
+pub fn gradient_norms<S: AsRef<str>, V: AsRef<[f64]>>(
+    cells: &[(S, V, V)],
+    title: &str,
+) -> Result<Figure> {
+    let cells: Vec<(String, Vec<f64>, Vec<f64>)> = cells
+        .iter()
+        .map(|(n, a, b)| {
+            (
+                n.as_ref().to_owned(),
+                a.as_ref().to_vec(),
+                b.as_ref().to_vec(),
+            )
+        })
+        .collect();
     if cells.is_empty() || cells.iter().any(|(_, a, b)| a.is_empty() || b.is_empty()) {
         return Err(Error::invalid(
             "gradient norms",
@@ -363,10 +376,7 @@ pub fn gradient_norms(cells: &[(&str, &[f64], &[f64])], title: &str) -> Result<F
         520,
         GradientNorms {
             title: title.to_owned(),
-            cells: cells
-                .iter()
-                .map(|(n, a, b)| (n.to_string(), a.to_vec(), b.to_vec()))
-                .collect(),
+            cells,
         },
     )
 }

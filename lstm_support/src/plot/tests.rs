@@ -183,8 +183,8 @@ fn gradient_norms_draw_on_a_log_axis() {
     let initial = vec![1e-3; 28];
     let figure = gradient_norms(&[("LSTM", &trained, &initial)], "gradients").unwrap();
     assert!(!figure.to_png().unwrap().is_empty());
-    assert!(gradient_norms(&[], "none").is_err());
-    assert!(gradient_norms(&[("LSTM", &[], &initial)], "empty").is_err());
+    assert!(gradient_norms::<&str, &[f64]>(&[], "none").is_err());
+    assert!(gradient_norms(&[("LSTM", &[][..], &initial[..])], "empty").is_err());
 }
 
 #[test]

@@ -125,3 +125,17 @@ fn bad_specs_fail_before_training() {
         "nothing written"
     );
 }
+
+#[test]
+fn run_seeds_trains_one_run_per_seed_and_reuses_them() {
+    let _rng = crate::torch_rng_lock();
+    let runs = tempfile::tempdir().unwrap();
+    let spec = tiny_spec();
+    let records = session(runs.path()).run_seeds(&spec, &[1, 2]).unwrap();
+    let seeds: Vec<u64> = records.iter().map(|r| r.spec.options.seed).collect();
+    assert_eq!(seeds, [1, 2]);
+    assert_ne!(records[0].key, records[1].key);
+    assert!(records.iter().all(|r| r.spec.name == spec.name));
+    let again = session(runs.path()).run_seeds(&spec, &[2]).unwrap();
+    assert_eq!(again[0].finished_at, records[1].finished_at);
+}
