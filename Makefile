@@ -84,11 +84,7 @@ test: setup
 	@$(PYTHON) tools/test_interrupt_resume.py
 
 # JupyterLab from .venv, driven by Playwright (PyPI) in Debian's chromium (no browser download).
-test-# The solution notebooks' exercises cleared by nbgrader's ClearSolutions (committed, unexecuted).
-handouts: $(STAMPS)/venv
-	@$(PYTHON) tools/make_handouts.py --out notebooks/handouts notebooks/*.ipynb
-
-lab: setup chromium
+test-lab: setup chromium
 	@echo "==> JupyterLab in chromium: notebook 00, all cells, figures rendered (screenshot in target/test-lab/)"
 	@$(PYTHON) tools/test_lab.py
 
@@ -106,6 +102,10 @@ chromium:
 notebooks: setup
 	@echo "==> Executing every notebook; outputs saved in place, HTML in notebooks/html/"
 	@$(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) notebooks/*.ipynb
+
+# The solution notebooks' exercises cleared by nbgrader's ClearSolutions (committed, unexecuted).
+handouts: $(STAMPS)/venv
+	@$(PYTHON) tools/make_handouts.py --out notebooks/handouts notebooks/*.ipynb
 
 lab: setup
 	@cd notebooks && jupyter lab
