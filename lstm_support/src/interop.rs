@@ -29,9 +29,14 @@ impl fmt::Display for PyTorchCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "PyTorch loaded {} into torch.nn.{} and torch.nn.Linear by name; on {} images its probabilities differ from ours by at most {:.1e}",
-            self.file, self.module, self.images, self.max_difference
-        )
+            "PyTorch loaded {} into torch.nn.{} and torch.nn.Linear by name; on {} images its probabilities ",
+            self.file, self.module, self.images
+        )?;
+        if self.max_difference == 0.0 {
+            write!(f, "are exactly ours")
+        } else {
+            write!(f, "differ from ours by at most {:.1e}", self.max_difference)
+        }
     }
 }
 

@@ -157,6 +157,36 @@ impl Dataset {
         }
     }
 
+    /// The same images read column by column: each image transposed, so that a recurrent
+    /// model's step t is column t (left to right) instead of row t.
+    pub fn columns_as_steps(&self) -> Dataset {
+        Dataset {
+            images: self.images.transpose(1, 2).contiguous(),
+            labels: self.labels.shallow_clone(),
+            num_classes: self.num_classes,
+        }
+    }
+
+    /// "Permuted MNIST": the 784 pixels of every image put in one fixed random order (drawn
+    /// from `seed`), then read 28 at a time as before. Every image keeps its pixels, but a
+    /// step's 28 features are no longer neighbours. Use the same `seed` for every split.
+    pub fn permuted_pixels(&self, seed: u64) -> Dataset {
+        let size = self.images.size();
+        let pixels = size[1..].iter().product::<i64>();
+        let mut order: Vec<i64> = (0..pixels).collect();
+        SplitMix64::new(seed).shuffle(&mut order);
+        let order = Tensor::from_slice(&order).to_device(self.images.device());
+        Dataset {
+            images: self
+                .images
+                .flatten(1, -1)
+                .index_select(1, &order)
+                .view(size.as_slice()),
+            labels: self.labels.shallow_clone(),
+            num_classes: self.num_classes,
+        }
+    }
+
     /// Splits into (train, validation) as `split` says. See [`ValidationSplit`].
     pub fn split(&self, split: &ValidationSplit) -> Result<(Dataset, Dataset)> {
         split.validate()?;

@@ -578,3 +578,35 @@ fn stalled_mirror_times_out_within_the_bound() {
     assert!(message.contains("could not be downloaded"), "{message}");
     assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
 }
+
+#[test]
+fn columns_and_permuted_pixels_keep_every_pixel_and_label() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(3, 9, false);
+    let columns = data.columns_as_steps();
+    assert_eq!(columns.images().size(), [3, 28, 28]);
+    assert!(columns
+        .images()
+        .get(1)
+        .get(5)
+        .equal(&data.images().get(1).select(1, 5)));
+    assert!(columns.columns_as_steps().images().equal(data.images()));
+    let permuted = data.permuted_pixels(7);
+    assert!(permuted.labels().equal(data.labels()));
+    assert!(!permuted.images().equal(data.images()));
+    // Every image keeps its pixels, in one order shared by all images and fixed by the seed.
+    let sorted = |t: &Tensor| t.flatten(1, -1).sort(1, false).0;
+    assert!(sorted(permuted.images()).equal(&sorted(data.images())));
+    assert!(permuted.images().equal(data.permuted_pixels(7).images()));
+    assert!(!permuted.images().equal(data.permuted_pixels(8).images()));
+    let first_pixel = |d: &Dataset| d.images().flatten(1, -1).select(1, 0);
+    let source = (0..784)
+        .find(|&k| {
+            data.images()
+                .flatten(1, -1)
+                .select(1, k)
+                .equal(&first_pixel(&permuted))
+        })
+        .unwrap();
+    assert!(first_pixel(&permuted).equal(&data.images().flatten(1, -1).select(1, source)));
+}

@@ -286,3 +286,22 @@ fn the_learning_rate_schedule_drives_the_updates() {
     assert!(constant.allclose(&flat_cosine, 0.0, 0.0, false));
     assert!((&constant - &cosine).abs().max().double_value(&[]) > 1e-6);
 }
+
+#[test]
+fn quick_look_trains_three_silent_epochs_on_at_most_12000_items() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(40, 3, false);
+    let (train, validation) = (
+        data.take(30),
+        data.select(&(30..40).collect::<Vec<_>>()).unwrap(),
+    );
+    let history = quick_look(
+        &crate::model::ModelConfig::lstm(4, 0.15),
+        &train.columns_as_steps(),
+        &validation.columns_as_steps(),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(history.len(), QUICK_LOOK_EPOCHS);
+    assert!(history.epochs.iter().all(|e| e.val_loss.is_finite()));
+}
