@@ -7,8 +7,16 @@
 # kills the kernel and every variable.
 RUST_STUB = "// YOUR CODE HERE\nexercise::unfinished(task)?;"
 
-if __name__ != "nbgrader_config" or "get_config" in globals():
+# What replaces a written answer (a markdown cell with nbgrader's solution metadata: the
+# notebooks' conclusions).
+TEXT_STUB = (
+    "YOUR ANSWER HERE: what do the outputs above show? Cite the numbers the cells printed, "
+    "and say which differences are larger than their noise."
+)
+
+if "get_config" in globals():
     c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
     c.ClearSolutions.code_stub = {"rust": RUST_STUB}
+    c.ClearSolutions.text_stub = TEXT_STUB
     c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
     c.ClearSolutions.end_solution_delimeter = "END SOLUTION"

@@ -8,8 +8,10 @@ nbgrader's conventions and its `ClearSolutions` preprocessor, run through nbconv
   the Rust stub below, which stops the cell with the cell's own `task` sentence (an error
   value: a panic in evcxr would kill the kernel and every variable);
 - the check cell after it (nbgrader's "autograder tests" metadata) stays as it is;
-- outputs are cleared, and the crate's path is rewritten for the handouts' directory, one
-  level deeper.
+- a written answer (a markdown cell with solution metadata: the notebooks' conclusions) is
+  replaced by a prompt to write one;
+- outputs (and execution timestamps) are cleared, and the crate's path is rewritten for the
+  handouts' directory, one level deeper.
 
 Notebooks without exercises get no handout. Teachers who use nbgrader itself can put the
 solution notebooks in its `source/` directory with the same ClearSolutions settings
@@ -29,7 +31,7 @@ from traitlets.config import Config
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "notebooks"))
-from nbgrader_config import RUST_STUB  # noqa: E402  (one definition for both tools)
+from nbgrader_config import RUST_STUB, TEXT_STUB  # noqa: E402  (one definition for both tools)
 
 DEP_LINE = ':dep lstm_support = { path = "../lstm_support" }'
 HANDOUT_DEP_LINE = ':dep lstm_support = { path = "../../lstm_support" }'
@@ -42,11 +44,15 @@ def has_exercises(notebook) -> bool:
 def handout(notebook):
     config = Config()
     config.ClearSolutions.code_stub = {"rust": RUST_STUB}
+    config.ClearSolutions.text_stub = TEXT_STUB
     config.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
     config.ClearSolutions.end_solution_delimeter = "END SOLUTION"
     resources = {}
     notebook, resources = ClearSolutions(config=config).preprocess(notebook, resources)
-    notebook, resources = ClearOutputPreprocessor().preprocess(notebook, resources)
+    # Outputs, execution counts and nbclient's execution timestamps: a handout depends on the
+    # solution notebook's sources only, so re-running the notebooks leaves it unchanged.
+    clear = ClearOutputPreprocessor(remove_metadata_fields={"collapsed", "scrolled", "execution"})
+    notebook, resources = clear.preprocess(notebook, resources)
     dep_lines = 0
     for cell in notebook.cells:
         if cell.cell_type == "code" and DEP_LINE in cell.source:
@@ -67,14 +73,16 @@ def main() -> int:
         notebook = nbformat.read(path, as_version=4)
         if not has_exercises(notebook):
             continue
-        exercises = sum(bool(c.metadata.get("nbgrader", {}).get("solution")) for c in notebook.cells)
+        solutions = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        exercises = sum(c.cell_type == "code" for c in solutions)
+        written = len(solutions) - exercises
         target = args.out / path.name
         text = json.dumps(handout(notebook), indent=1, ensure_ascii=False) + "\n"
         # Written whole, then renamed: never a half-written handout.
         partial = target.with_suffix(".ipynb.partial")
         partial.write_text(text, encoding="utf-8")
         partial.replace(target)
-        print(f"{target}: {exercises} exercises")
+        print(f"{target}: {exercises} exercises, {written} written answers")
     return 0
 
 

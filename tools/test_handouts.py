@@ -5,12 +5,14 @@ directory with QUICK=1 and a runs directory of its own:
 
 1. the handout is up to date: regenerating it from its solution notebook gives the same file
    (`make handouts`);
-2. the cells run in order until the first exercise, which must stop with that exercise's
+2. the cells run in order until the first code exercise, which must stop with that exercise's
    own message (`exercise not done yet: <its task>`), not a compile error or a crash (evcxr
    prints an error returned by `?` on the cell's stderr; in JupyterLab it shows in red under
    the cell, and "Run All" then stops at the next cell, which needs what the exercise defines);
 3. the kernel is still alive with the earlier cells' variables (an error value, not a panic,
    which would have killed it): a probe cell reads `session`.
+
+A handout with written answers only (notebook 03) must run to its end instead.
 
 The solution notebooks themselves pass every check cell in `make test`'s quick run of the
 notebooks, which stops at any failing cell.
@@ -51,11 +53,14 @@ def check(path: Path) -> list[str]:
     if path.read_text(encoding="utf-8") != expected:
         problems.append(f"{path} is not what `make handouts` writes from {solution}: run `make handouts`")
     notebook = nbformat.read(path, as_version=4)
-    exercises = [i for i, c in enumerate(notebook.cells) if c.metadata.get("nbgrader", {}).get("solution")]
-    if not exercises:
-        return problems + [f"{path}: no exercise cells"]
-    first = exercises[0]
-    task = task_of(notebook.cells[first])
+    exercises = [
+        i
+        for i, c in enumerate(notebook.cells)
+        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+    ]
+    # A handout with written answers only (notebook 03) must run to its end.
+    first = exercises[0] if exercises else None
+    task = task_of(notebook.cells[first]) if exercises else None
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(notebook, kernel_name="rust-lstm", timeout=1800,
                             resources={"metadata": {"path": str(path.parent)}})
@@ -82,13 +87,15 @@ def check(path: Path) -> list[str]:
             probe = f"the probe failed: {error}"
     seconds = time.time() - started
     if stopped_at != first:
-        problems.append(f"{path}: expected to stop at the first exercise (cell {first}), stopped at {stopped_at}:\n{message}")
-    elif f"exercise not done yet: {task}" not in message:
+        expected = "to run to its end" if first is None else f"to stop at the first exercise (cell {first})"
+        problems.append(f"{path}: expected {expected}, stopped at {stopped_at}:\n{message}")
+    elif task is not None and f"exercise not done yet: {task}" not in message:
         problems.append(f"{path}: the first exercise (cell {first}) did not stop with its task:\n{message}")
     if "kernel alive: quick = true" not in probe:
         problems.append(f"{path}: after the exercise's error the kernel lost its variables: {probe}")
     if not problems:
-        print(f"{path}: stopped at its first exercise (cell {first}) with its task; kernel alive ({seconds:.0f} s)")
+        what = "ran to its end (written answers only)" if first is None else f"stopped at its first exercise (cell {first}) with its task"
+        print(f"{path}: {what}; kernel alive ({seconds:.0f} s)")
     return problems
 
 
