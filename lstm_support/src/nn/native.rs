@@ -1356,25 +1356,23 @@ mod tests {
             for mask_width in [dims.units, gh] {
                 let mask = pseudo(dims.batch * mask_width, 8);
                 let run = |portable: bool| {
-                    let mut tape = if portable {
-                        forward_portable(
-                            cell,
-                            dims,
-                            &weights,
-                            x.clone(),
-                            Some(&input_mask),
-                            Some(&mask),
-                        )
-                    } else {
-                        forward(
-                            cell,
-                            dims,
-                            &weights,
-                            x.clone(),
-                            Some(&input_mask),
-                            Some(&mask),
-                        )
-                    };
+                    type Forward = fn(
+                        CellKind,
+                        Dims,
+                        &Weights<'_>,
+                        Vec<f32>,
+                        Option<&[f32]>,
+                        Option<&[f32]>,
+                    ) -> Tape;
+                    let build: Forward = if portable { forward_portable } else { forward };
+                    let mut tape = build(
+                        cell,
+                        dims,
+                        &weights,
+                        x.clone(),
+                        Some(&input_mask),
+                        Some(&mask),
+                    );
                     let grads = if portable {
                         tape.backward_portable(&weights, &d_hs, true)
                     } else {
