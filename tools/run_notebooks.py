@@ -38,17 +38,27 @@ def minutes(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+# What lstm_support::exercise prints on stdout when an exercise is unfinished or a check fails.
+EXERCISE_LINES = ("exercise not done yet: ", "check failed: ")
+
+
 def returned_error(cell) -> str | None:
     """The error a cell returned with `?`, if any. evcxr prints such an error on the cell's
     stderr and reports the execution itself as successful, so Jupyter (and nbclient) would go
     on to the next cell; the crate and the notebooks write nothing else to stderr (progress
-    goes to stdout), so any text there is that error."""
-    text = "".join(
-        "".join(output.get("text", ""))
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "stream" and output.get("name") == "stderr"
-    )
-    return text.strip() or None
+    goes to stdout), so any text there is that error. evcxr forwards stderr on its own
+    schedule, though, and a line can arrive after the cell has finished: the exercise stubs and
+    checks therefore also print their message on stdout, which arrives with the cell."""
+    def stream(name):
+        return "".join(
+            "".join(output.get("text", ""))
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "stream" and output.get("name") == name
+        )
+
+    exercise = [line for line in stream("stdout").splitlines() if line.startswith(EXERCISE_LINES)]
+    text = stream("stderr").strip() or "\n".join(exercise)
+    return text or None
 
 
 class ProgressClient(NotebookClient):

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// that the cell stops there and says what to write. `task` is the cell's own sentence, so
 /// that the message names this exercise.
 pub fn unfinished(task: &str) -> Result<()> {
-    Err(Error::Unfinished {
+    shown(Error::Unfinished {
         task: task.to_string(),
     })
 }
@@ -28,8 +28,17 @@ pub fn check(holds: bool, hint: impl Into<String>) -> Result<()> {
     if holds {
         Ok(())
     } else {
-        Err(Error::CheckFailed { hint: hint.into() })
+        shown(Error::CheckFailed { hint: hint.into() })
     }
+}
+
+/// `error`, also printed on stdout. evcxr prints an error returned by `?` on stderr, which it
+/// forwards on its own schedule: the line can arrive after the cell has finished and show under
+/// the next cell. Stdout arrives with the cell, so the student reads the message where it
+/// belongs (and headless runs see it: `tools/run_notebooks.py` fails on it).
+fn shown(error: Error) -> Result<()> {
+    println!("{error}");
+    Err(error)
 }
 
 #[cfg(test)]
