@@ -160,7 +160,7 @@ impl Network {
 }
 
 impl Network {
-    /// The first layer, which must be recurrent, and the images as it reads them.
+    /// The first layer, which must be recurrent; the error names `what` needs it.
     fn first_recurrent(&self, what: &str) -> Result<&Recurrent> {
         match self.blocks.first() {
             Some(Block::Recurrent(layer)) if matches!(self.input, InputLayout::Sequence { .. }) => {
