@@ -20,13 +20,13 @@ use tch::Device;
 use crate::data::{Dataset, Loader, Mnist, TestSet};
 use crate::display::thousands;
 use crate::error::{Error, Result};
-use crate::fsutil::{display_path, io_error};
-use crate::model::Model;
+use crate::fsutil::{display_path, io_error, write_json_atomically};
+use crate::model::{Model, ModelConfig};
 use crate::record::{
     describe_device, RunRecord, RunSpec, TestMetrics, Timings, Versions, LEGACY_WEIGHTS_FILE,
     MODEL_FILE, RECORD_FILE, RECORD_FORMAT,
 };
-use crate::training::{checkpoint, History, Trainer};
+use crate::training::{self, checkpoint, History, Trainer};
 
 /// Where runs, data and the device come from, and whether runs are quick or retrained.
 #[derive(Debug)]
@@ -220,6 +220,42 @@ impl Session {
                 Ok(self.run(&seeded)?.record)
             })
             .collect()
+    }
+
+    /// [`training::quick_look`] for a "try this" cell, kept in `runs/quick-looks/` under
+    /// [`training::quick_look_key`], so that running the notebook again shows the same curves
+    /// without training again; a change to the config or the data looks anew, and so does
+    /// RETRAIN=1.
+    pub fn quick_look(
+        &self,
+        config: &ModelConfig,
+        train: &Dataset,
+        validation: &Dataset,
+    ) -> Result<History> {
+        let key = training::quick_look_key(config, train, validation)?;
+        let path = self
+            .runs_dir
+            .join("quick-looks")
+            .join(format!("{key}.json"));
+        if !self.retrain && path.is_file() {
+            let text = fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
+            let history = serde_json::from_str(&text).map_err(|e| {
+                Error::invalid(
+                    format!("quick look {}", display_path(&path)),
+                    format!("not a training history ({e}); delete the file to look again"),
+                )
+            })?;
+            println!(
+                "quick look: reusing {} (RETRAIN=1 looks again)",
+                display_path(&path)
+            );
+            return Ok(history);
+        }
+        let history = training::quick_look(config, train, validation, self.device)?;
+        let dir = self.runs_dir.join("quick-looks");
+        fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
+        write_json_atomically(&path, &history)?;
+        Ok(history)
     }
 
     /// Loads the finished run for `spec` (in quick mode, its quick version), or trains it

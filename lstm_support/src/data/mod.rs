@@ -147,6 +147,21 @@ impl Dataset {
         })
     }
 
+    /// 16 hex digits of the SHA-256 of the images and labels: equal datasets (the same items
+    /// in the same order, in any view such as [`Dataset::columns_as_steps`]) have equal
+    /// fingerprints. What a cached result computed from this data is keyed by.
+    pub fn fingerprint(&self) -> Result<String> {
+        let images = Vec::<f32>::try_from(self.images.to_device(tch::Device::Cpu).flatten(0, -1))
+            .map_err(|e| Error::invalid("images", format!("cannot be read back ({e})")))?;
+        let labels = Vec::<i64>::try_from(self.labels.to_device(tch::Device::Cpu))
+            .map_err(|e| Error::invalid("labels", format!("cannot be read back ({e})")))?;
+        let mut bytes = Vec::with_capacity(images.len() * 4 + labels.len() * 8 + 8);
+        bytes.extend((self.num_classes as u64).to_le_bytes());
+        bytes.extend(images.iter().flat_map(|v| v.to_le_bytes()));
+        bytes.extend(labels.iter().flat_map(|v| v.to_le_bytes()));
+        Ok(source::sha256_hex(&bytes)[..16].to_owned())
+    }
+
     /// The first `n` items (all of them when `n` is larger), e.g. for a quick run.
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len()) as i64;

@@ -139,3 +139,60 @@ fn run_seeds_trains_one_run_per_seed_and_reuses_them() {
     let again = session(runs.path()).run_seeds(&spec, &[2]).unwrap();
     assert_eq!(again[0].finished_at, records[1].finished_at);
 }
+
+#[test]
+fn a_quick_look_is_kept_and_shown_again_until_its_config_or_data_changes() {
+    let _rng = crate::torch_rng_lock();
+    let runs = tempfile::tempdir().unwrap();
+    let session = session(runs.path());
+    let (train, validation) = session.split(&tiny_spec()).unwrap();
+    let config = ModelConfig::lstm(4, 0.15);
+    let first = session.quick_look(&config, &train, &validation).unwrap();
+    let kept: Vec<_> = fs::read_dir(runs.path().join("quick-looks"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    // The kept history is returned as it was: replace it to see that nothing retrains.
+    let mut altered = first.clone();
+    altered.epochs[0].val_loss = 123.0;
+    fs::write(&kept[0], serde_json::to_string(&altered).unwrap()).unwrap();
+    assert_eq!(
+        session.quick_look(&config, &train, &validation).unwrap(),
+        altered
+    );
+    // Another view of the data, another config, or RETRAIN=1: trained anew.
+    let columns = session
+        .quick_look(
+            &config,
+            &train.columns_as_steps(),
+            &validation.columns_as_steps(),
+        )
+        .unwrap();
+    assert_ne!(columns, first);
+    let other = session
+        .quick_look(&ModelConfig::lstm(4, 0.0), &train, &validation)
+        .unwrap();
+    assert_ne!(other, first);
+    let again = Session::new(Device::Cpu, runs.path())
+        .with_data(crate::testutil::synthetic_mnist(200, 50))
+        .retrain(true)
+        .quick_look(&config, &train, &validation)
+        .unwrap();
+    let losses = |h: &History| h.epochs.iter().map(|e| e.val_loss).collect::<Vec<_>>();
+    assert_eq!(
+        losses(&again),
+        losses(&first),
+        "the same seed gives the same look"
+    );
+    // A damaged file is named, with what to do.
+    fs::write(&kept[0], "{").unwrap();
+    let message = session
+        .quick_look(&config, &train, &validation)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("quick-looks") && message.contains("delete the file"),
+        "{message}"
+    );
+}

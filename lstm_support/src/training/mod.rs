@@ -198,6 +198,25 @@ pub fn quick_look(
     )
 }
 
+/// What [`quick_look`]'s result depends on, as 16 hex digits: the config, the budget and the
+/// two datasets' fingerprints. A cached quick look is found by it
+/// ([`crate::session::Session::quick_look`]).
+pub fn quick_look_key(
+    config: &ModelConfig,
+    train: &Dataset,
+    validation: &Dataset,
+) -> Result<String> {
+    let config = serde_json::to_string(config)
+        .map_err(|e| Error::invalid("model config", format!("cannot be written as JSON ({e})")))?;
+    let description = format!(
+        "lstm_support quick look v1 {config} images {QUICK_LOOK_IMAGES} epochs {QUICK_LOOK_EPOCHS} \
+         train {} validation {}",
+        train.take(QUICK_LOOK_IMAGES).fingerprint()?,
+        validation.fingerprint()?
+    );
+    Ok(crate::data::source::sha256_hex(description.as_bytes())[..16].to_owned())
+}
+
 impl Trainer {
     /// A trainer for `model` (Adam over all its parameters).
     pub fn new(model: Model, options: TrainOptions) -> Result<Self> {
