@@ -56,7 +56,7 @@ $(STAMPS)/evcxr:
 	@cargo install --quiet --locked --root $(TOOLS) evcxr_jupyter@$(EVCXR_VERSION)
 	@touch $@
 
-$(STAMPS)/kernel: $(STAMPS)/venv $(STAMPS)/evcxr tools/write-kernelspec tools/evcxr-kernel
+$(STAMPS)/kernel: $(STAMPS)/venv $(STAMPS)/evcxr tools/write-kernelspec tools/evcxr-kernel tools/evcxr/evcxr.toml
 	@echo "==> Registering the '$(KERNEL)' Jupyter kernel inside .venv"
 	@tools/write-kernelspec "$(ROOT)" "$(KERNEL_DIR)"
 	@touch $@
