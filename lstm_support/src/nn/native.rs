@@ -412,6 +412,40 @@ fn masked_into(out: &mut [f32], h: &[f32], mask: &[f32], width: usize, block: us
     }
 }
 
+/// `out[j] = sum over i of a[i] * m[i * ld + j]`, for `j < out.len()`: one row of a small
+/// product, read straight from `m` (no packing) with the sums kept in registers 32 columns at
+/// a time. With one mask per gate, each step needs one such product per gate and row; four
+/// `matrixmultiply` calls a step, each packing its operands, cost the per-gate mask a third of
+/// its speed.
+#[inline(always)]
+fn row_times_matrix(out: &mut [f32], a: &[f32], m: &[f32], ld: usize) {
+    #[inline(always)]
+    fn columns<const N: usize>(out: &mut [f32], a: &[f32], m: &[f32], ld: usize, from: usize) {
+        let mut sums = [0.0f32; N];
+        for (i, &ai) in a.iter().enumerate() {
+            let row = &m[i * ld + from..][..N];
+            for (s, &w) in sums.iter_mut().zip(row) {
+                *s += ai * w;
+            }
+        }
+        out[from..from + N].copy_from_slice(&sums);
+    }
+    let n = out.len();
+    let mut j = 0;
+    while j + 32 <= n {
+        columns::<32>(out, a, m, ld, j);
+        j += 32;
+    }
+    while j + 8 <= n {
+        columns::<8>(out, a, m, ld, j);
+        j += 8;
+    }
+    while j < n {
+        columns::<1>(out, a, m, ld, j);
+        j += 1;
+    }
+}
+
 /// Whether this CPU has AVX2 and FMA (checked once): the kernels' element-wise loops then run
 /// as code compiled for them, 8 lanes wide instead of SSE2's 4. The build itself stays
 /// portable.
@@ -526,6 +560,15 @@ fn forward_portable(
         0
     });
     let mut recurrent = buffer_to_overwrite(batch * gh);
+    // W_hh^T, `[H, G*H]`, for the per-gate products (their rows then read contiguous weights).
+    let mut w_hh_t = buffer_to_overwrite(if mask_blocks > 1 { units * gh } else { 0 });
+    if mask_blocks > 1 {
+        for (r, w_row) in weights.w_hh.chunks_exact(units).enumerate() {
+            for (k, &w) in w_row.iter().enumerate() {
+                w_hh_t[k * gh + r] = w;
+            }
+        }
+    }
     let step_h = batch * units;
     let mut part = buffer_to_overwrite(step_h);
     for t in 0..steps {
@@ -556,20 +599,34 @@ fn forward_portable(
                 }
             }
         }
-        // recurrent = h_dropped W_hh^T, block by block when each gate has its own mask.
-        for block in recurrent_blocks(mask_blocks, g, units) {
+        // recurrent = h_dropped W_hh^T: one product when the mask is shared, else each gate's
+        // block of W_hh times h through that gate's mask, row by row.
+        if mask_blocks == 1 {
             gemm(
                 batch,
                 units,
-                block.rows,
-                &hd[block.input..],
+                gh,
+                hd,
                 (hd_width, 1),
-                &weights.w_hh[block.gate_row * units..],
+                weights.w_hh,
                 (1, units),
                 0.0,
-                &mut recurrent[block.gate_row..],
+                &mut recurrent,
                 gh,
             );
+        } else {
+            for (out, h_row) in recurrent
+                .chunks_exact_mut(gh)
+                .zip(hd.chunks_exact(hd_width))
+            {
+                for (block, (out, h)) in out
+                    .chunks_exact_mut(units)
+                    .zip(h_row.chunks_exact(units))
+                    .enumerate()
+                {
+                    row_times_matrix(out, h, &w_hh_t[block * units..], gh);
+                }
+            }
         }
         let z = &mut gates[t * batch * gh..(t + 1) * batch * gh];
         match cell {
@@ -628,7 +685,7 @@ fn forward_portable(
             }
         }
     }
-    recycle([recurrent, part]);
+    recycle([recurrent, part, w_hh_t]);
     Tape {
         cell,
         dims,
@@ -784,19 +841,30 @@ impl Tape {
             // direct path z h(t-1).
             dh_next.copy_from_slice(&dh_direct);
             if t > 0 {
-                for block in recurrent_blocks(self.mask_blocks, g, units) {
+                if self.mask_blocks == 1 {
                     gemm(
                         batch,
-                        block.rows,
+                        gh,
                         units,
-                        &dz[block.gate_row..],
+                        dz,
                         (gh, 1),
-                        &weights.w_hh[block.gate_row * units..],
+                        weights.w_hh,
                         (units, 1),
                         0.0,
-                        &mut d_hd[block.input..],
+                        &mut d_hd,
                         hd_width,
                     );
+                } else {
+                    // Each gate's block of dz times that gate's rows of W_hh, row by row.
+                    for (out, dz_row) in d_hd.chunks_exact_mut(hd_width).zip(dz.chunks_exact(gh)) {
+                        for (block, (out, d)) in out
+                            .chunks_exact_mut(units)
+                            .zip(dz_row.chunks_exact(units))
+                            .enumerate()
+                        {
+                            row_times_matrix(out, d, &weights.w_hh[block * units * units..], units);
+                        }
+                    }
                 }
                 for block in 0..self.mask_blocks {
                     let d_rows = d_hd
@@ -1400,6 +1468,30 @@ mod tests {
                         "{cell:?}, mask width {mask_width}: {name} differs by {diff}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_times_a_matrix_read_in_place() {
+        // Widths that use the 32-, 8- and 1-column parts, and a matrix wider than the product.
+        for (k, n, ld) in [
+            (3, 1, 1),
+            (5, 7, 9),
+            (32, 32, 128),
+            (6, 41, 50),
+            (17, 75, 75),
+        ] {
+            let a: Vec<f32> = (0..k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let m: Vec<f32> = (0..k * ld).map(|i| (i as f32 * 0.11).cos()).collect();
+            let mut out = vec![f32::NAN; n];
+            row_times_matrix(&mut out, &a, &m, ld);
+            for (j, &v) in out.iter().enumerate() {
+                let expected: f32 = (0..k).map(|i| a[i] * m[i * ld + j]).sum();
+                assert!(
+                    (v - expected).abs() < 1e-5,
+                    "k {k} n {n} column {j}: {v} against {expected}"
+                );
             }
         }
     }
