@@ -1,4 +1,4 @@
-# nbgrader settings for these Rust notebooks (`tools/make_handouts.py` uses the same stub).
+# nbgrader settings for these Rust notebooks (`tools/make_handouts.py` uses the same settings).
 # With nbgrader itself: put the solution notebooks in its source/<assignment>/ directory and
 # run `nbgrader generate_assignment <assignment>` with this file beside it.
 
@@ -14,9 +14,16 @@ TEXT_STUB = (
     "and say which differences are larger than their noise."
 )
 
-if "get_config" in globals():
-    c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+
+def configure_clear_solutions(c):
+    """ClearSolutions' settings for these notebooks, on a traitlets config `c`: nbgrader's own
+    (below) and the one `tools/make_handouts.py` builds."""
     c.ClearSolutions.code_stub = {"rust": RUST_STUB}
     c.ClearSolutions.text_stub = TEXT_STUB
     c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
     c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+
+
+if "get_config" in globals():
+    configure_clear_solutions(get_config())  # noqa: F821 (provided by nbgrader when it loads this file)

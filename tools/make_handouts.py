@@ -31,7 +31,7 @@ from traitlets.config import Config
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "notebooks"))
-from nbgrader_config import RUST_STUB, TEXT_STUB  # noqa: E402  (one definition for both tools)
+from nbgrader_config import configure_clear_solutions  # noqa: E402  (one definition for both tools)
 
 DEP_LINE = ':dep lstm_support = { path = "../lstm_support" }'
 HANDOUT_DEP_LINE = ':dep lstm_support = { path = "../../lstm_support" }'
@@ -43,10 +43,7 @@ def has_exercises(notebook) -> bool:
 
 def handout(notebook):
     config = Config()
-    config.ClearSolutions.code_stub = {"rust": RUST_STUB}
-    config.ClearSolutions.text_stub = TEXT_STUB
-    config.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
-    config.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+    configure_clear_solutions(config)
     resources = {}
     notebook, resources = ClearSolutions(config=config).preprocess(notebook, resources)
     # Outputs, execution counts and nbclient's execution timestamps: a handout depends on the

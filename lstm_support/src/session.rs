@@ -233,10 +233,8 @@ impl Session {
         validation: &Dataset,
     ) -> Result<History> {
         let key = training::quick_look_key(config, train, validation)?;
-        let path = self
-            .runs_dir
-            .join("quick-looks")
-            .join(format!("{key}.json"));
+        let dir = self.runs_dir.join("quick-looks");
+        let path = dir.join(format!("{key}.json"));
         if !self.retrain && path.is_file() {
             let text = fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
             let history = serde_json::from_str(&text).map_err(|e| {
@@ -252,7 +250,6 @@ impl Session {
             return Ok(history);
         }
         let history = training::quick_look(config, train, validation, self.device)?;
-        let dir = self.runs_dir.join("quick-looks");
         fs::create_dir_all(&dir).map_err(|e| io_error("create", &dir, e))?;
         write_json_atomically(&path, &history)?;
         Ok(history)
