@@ -11,10 +11,10 @@ use std::borrow::Borrow;
 use std::fmt;
 
 use crate::data::ValidationSplit;
-use crate::display::{evcxr_html, pct, text_to_html, thousands};
 use crate::error::{Error, Result};
 use crate::metrics::{ClassMetrics, ClassificationReport, ConfusionMatrix};
 use crate::record::RunRecord;
+use crate::table::{evcxr_html, pct, text_to_html, thousands};
 
 /// `sqrt(p(1-p)/n)`, the standard error of an accuracy `p` measured on `n` images. Infinite
 /// when `n` is 0: nothing was measured, so every difference is within noise.
@@ -1151,8 +1151,8 @@ impl AcrossSeeds {
 
     /// One row per setting: each seed's best validation accuracy, the mean and the standard
     /// deviation.
-    pub fn table(&self) -> crate::display::Table {
-        use crate::display::{Align, Table};
+    pub fn table(&self) -> crate::table::Table {
+        use crate::table::{Align, Table};
         let seeds = self.rows.iter().map(|r| r.seeds.len()).max().unwrap_or(0);
         let mut header = vec!["model".to_owned()];
         header.extend((1..=seeds).map(|k| format!("seed {k}")));

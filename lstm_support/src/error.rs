@@ -35,6 +35,10 @@ pub enum Error {
     /// A check cell found a wrong answer ([`crate::exercise::check`]).
     #[error("check failed: {hint}")]
     CheckFailed { hint: String },
+    /// A failure inside the crate, not caused by its input (a worker thread panicked, a figure
+    /// could not be rendered): a bug to report, with what was being done.
+    #[error("internal error while {doing}: {reason}. This is a bug in lstm_support; please report it with this message")]
+    Internal { doing: String, reason: String },
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
@@ -45,6 +49,16 @@ impl Error {
     pub fn invalid(what: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid {
             what: what.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Error {
+    /// An [`Error::Internal`]: what the crate was doing and what went wrong.
+    pub fn internal(doing: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Internal {
+            doing: doing.into(),
             reason: reason.into(),
         }
     }

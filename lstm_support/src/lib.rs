@@ -11,11 +11,12 @@
 //!   reading row by row, one training step, save and load (PyTorch reads the file too).
 //! - [`training`]: the [`training::Trainer`], which only trains: `fit`, history, early
 //!   stopping, the learning-rate schedule, checkpoints and resume.
-//! - [`record`]: run specs and records (a versioned key per spec), so finished runs are reused.
+//! - [`record`]: run specs and records (a versioned key per spec), so finished runs are reused;
+//!   the runs table.
 //! - [`metrics`]: confusion matrix and classification report.
 //! - [`analysis`]: conclusions in sentences (errors, over-fitting, runs compared), with noise.
 //! - [`plot`]: figures (curves, comparisons, confusion matrix, galleries) shown inline.
-//! - [`display`]: tables as HTML for notebooks, aligned text and Markdown.
+//! - [`table`]: tables as HTML for notebooks, aligned text and Markdown, and number formats.
 //! - [`device`]: choosing CPU or CUDA once.
 //! - [`interop`]: the model file loaded in PyTorch, checked against our probabilities.
 //! - [`exercise`]: the handouts' unfinished-exercise stub and check cells, as errors.
@@ -27,7 +28,6 @@
 pub mod analysis;
 pub mod data;
 pub mod device;
-pub mod display;
 pub mod error;
 pub mod exercise;
 mod fsutil;
@@ -41,6 +41,7 @@ pub mod plot;
 pub mod record;
 mod rng;
 pub mod session;
+pub mod table;
 #[cfg(test)]
 mod testutil;
 pub mod training;

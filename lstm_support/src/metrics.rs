@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::table::{Align, Table};
 
 /// `counts[true][predicted]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +154,49 @@ impl ClassificationReport {
     }
 }
 
+impl ClassificationReport {
+    /// scikit-learn's layout: one row per class, then accuracy, macro and weighted averages.
+    pub fn table(&self) -> Table {
+        let row = |m: &ClassMetrics| {
+            vec![
+                m.name.clone(),
+                format!("{:.4}", m.precision),
+                format!("{:.4}", m.recall),
+                format!("{:.4}", m.f1),
+                m.support.to_string(),
+            ]
+        };
+        let mut rows: Vec<Vec<String>> = self.classes.iter().map(row).collect();
+        rows.push(vec![
+            "accuracy".into(),
+            String::new(),
+            String::new(),
+            format!("{:.4}", self.accuracy),
+            self.macro_avg.support.to_string(),
+        ]);
+        rows.push(row(&self.macro_avg));
+        rows.push(row(&self.weighted_avg));
+        Table {
+            caption: "Classification report".into(),
+            header: ["", "precision", "recall", "f1-score", "support"]
+                .map(String::from)
+                .to_vec(),
+            align: vec![
+                Align::Left,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+                Align::Right,
+            ],
+            rows,
+        }
+    }
+
+    pub fn evcxr_display(&self) {
+        self.table().evcxr_display();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +252,17 @@ mod tests {
         assert!(ConfusionMatrix::new(&[0, 1], &[0], &names(2)).is_err());
         assert!(ConfusionMatrix::new(&[0, 2], &[0, 1], &names(2)).is_err());
         assert!(ConfusionMatrix::new(&[0, -1], &[0, 1], &names(2)).is_err());
+    }
+
+    #[test]
+    fn tables_are_html_for_evcxr() {
+        let names: Vec<String> = (0..3).map(|i| i.to_string()).collect();
+        let matrix = ConfusionMatrix::new(&[0, 1, 2, 2], &[0, 1, 2, 1], &names).unwrap();
+        let report = ClassificationReport::new(&matrix);
+        let text = report.table().evcxr_display_text();
+        assert!(text.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table>"));
+        assert!(text.ends_with("</table>\nEVCXR_END_CONTENT\n"));
+        assert!(text.contains("<td>macro avg</td>") && text.contains("<td>weighted avg</td>"));
+        assert_eq!(report.table().rows.len(), 3 + 3);
     }
 }

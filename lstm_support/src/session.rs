@@ -18,7 +18,6 @@ use once_cell::unsync::OnceCell;
 use tch::Device;
 
 use crate::data::{Dataset, Loader, Mnist, TestSet};
-use crate::display::thousands;
 use crate::error::{Error, Result};
 use crate::fsutil::{display_path, io_error, write_json_atomically};
 use crate::model::{Model, ModelConfig};
@@ -26,6 +25,7 @@ use crate::record::{
     describe_device, RunRecord, RunSpec, TestMetrics, Timings, Versions, LEGACY_WEIGHTS_FILE,
     MODEL_FILE, RECORD_FILE, RECORD_FORMAT,
 };
+use crate::table::thousands;
 use crate::training::{self, checkpoint, History, Trainer};
 
 /// Where runs, data and the device come from, and whether runs are quick or retrained.
@@ -57,6 +57,12 @@ impl Run {
 
     pub fn history(&self) -> &History {
         &self.record.history
+    }
+}
+
+impl AsRef<RunRecord> for Run {
+    fn as_ref(&self) -> &RunRecord {
+        &self.record
     }
 }
 

@@ -14,10 +14,10 @@ use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lstm_support::data::{Loader, ValidationSplit};
 use lstm_support::device::{self, DeviceChoice};
-use lstm_support::display::runs_table;
 use lstm_support::model::{Model, ModelConfig};
 use lstm_support::nn::CellKind;
 use lstm_support::optim::LrSchedule;
+use lstm_support::record::runs_table;
 use lstm_support::record::{RunRecord, RunSpec, LEGACY_WEIGHTS_FILE, MODEL_FILE, RECORD_FILE};
 use lstm_support::session::Session;
 use lstm_support::training::EarlyStopping;
@@ -306,7 +306,7 @@ fn train(specs: &[RunSpec], common: &CommonArgs) -> Result<Vec<RunRecord>> {
 }
 
 fn print_summary(records: &[RunRecord]) {
-    print!("\n{}", runs_table(&records.iter().collect::<Vec<_>>()));
+    print!("\n{}", runs_table(&records));
 }
 
 /// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
@@ -324,7 +324,7 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
         .filter(|record| !record.as_ref().is_ok_and(|r| r.spec.train_limit.is_some()))
         .collect::<Result<_>>()?;
     records.sort_by(|a, b| (&a.spec.name, a.spec.epochs).cmp(&(&b.spec.name, b.spec.epochs)));
-    let mut table = runs_table(&records.iter().collect::<Vec<_>>());
+    let mut table = runs_table(&records);
     // The report is pasted into docs/results.md under its own heading.
     table.caption.clear();
     Ok(table.to_markdown())

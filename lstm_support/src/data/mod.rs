@@ -349,8 +349,8 @@ impl Mnist {
         format!(
             "{} training and {} test images of {height} x {width} pixels (floats in [0, 1]), \
              {} classes ({}), read from {}",
-            crate::display::thousands(self.train.len() as u64),
-            crate::display::thousands(self.test.len() as u64),
+            crate::table::thousands(self.train.len() as u64),
+            crate::table::thousands(self.test.len() as u64),
             self.classes.len(),
             self.classes.join(", "),
             crate::fsutil::display_path(&self.dir)
@@ -358,8 +358,8 @@ impl Mnist {
     }
 
     /// Images per class in the training and the test set.
-    pub fn class_counts_table(&self) -> crate::display::Table {
-        use crate::display::{thousands, Align, Table};
+    pub fn class_counts_table(&self) -> crate::table::Table {
+        use crate::table::{thousands, Align, Table};
         let rows = self
             .classes
             .iter()

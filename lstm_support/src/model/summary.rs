@@ -3,7 +3,7 @@ use std::fmt;
 
 use super::network::{layer_path, HEAD_PATH};
 use super::Model;
-use crate::display::{thousands, Align, Table};
+use crate::table::{thousands, Align, Table};
 
 /// A model's layers, output shapes and parameters, and the total. `Display` writes it as
 /// text; in a notebook it shows as an HTML table.

@@ -15,6 +15,9 @@
 //! # Ok::<(), lstm_support::Error>(())
 //! ```
 pub mod checkpoint;
+mod history;
+
+pub use history::{EpochMetrics, History};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -29,54 +32,6 @@ use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig};
 use crate::optim::{Adam, AdamConfig, LrSchedule};
 use crate::rng::SplitMix64;
-
-/// Metrics of one epoch, as Keras' `History.history` holds them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochMetrics {
-    /// 1-based.
-    pub epoch: usize,
-    pub train_loss: f64,
-    pub train_accuracy: f64,
-    pub val_loss: f64,
-    pub val_accuracy: f64,
-    /// Wall-clock seconds of the epoch, training and validation.
-    pub seconds: f64,
-}
-
-/// Every epoch's metrics, in order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct History {
-    pub epochs: Vec<EpochMetrics>,
-}
-
-impl History {
-    pub fn len(&self) -> usize {
-        self.epochs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.epochs.is_empty()
-    }
-
-    pub fn last(&self) -> Option<&EpochMetrics> {
-        self.epochs.last()
-    }
-
-    /// The epoch with the highest validation accuracy.
-    pub fn best_val_accuracy(&self) -> Option<&EpochMetrics> {
-        self.epochs
-            .iter()
-            .max_by(|a, b| a.val_accuracy.total_cmp(&b.val_accuracy))
-    }
-
-    /// Mean seconds per epoch.
-    pub fn seconds_per_epoch(&self) -> f64 {
-        if self.epochs.is_empty() {
-            return 0.0;
-        }
-        self.epochs.iter().map(|e| e.seconds).sum::<f64>() / self.epochs.len() as f64
-    }
-}
 
 /// Keras' `EarlyStopping(monitor="val_loss", patience, min_delta, restore_best_weights)`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

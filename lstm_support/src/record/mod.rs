@@ -16,6 +16,9 @@ use crate::model::ModelConfig;
 use crate::optim::LrSchedule;
 use crate::training::{History, TrainOptions};
 
+mod tables;
+pub use tables::{describe_split, predictions_table, runs_table};
+
 /// What determines a run's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunSpec {
@@ -267,6 +270,14 @@ impl RunRecord {
         self.history
             .best_val_accuracy()
             .map_or(0.0, |e| e.val_accuracy)
+    }
+}
+
+/// Analyses, figures and tables take anything that holds a record: records, references to
+/// them, and the session's runs.
+impl AsRef<RunRecord> for RunRecord {
+    fn as_ref(&self) -> &RunRecord {
+        self
     }
 }
 
