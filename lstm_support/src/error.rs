@@ -1,5 +1,6 @@
-//! Errors as values: a panic inside an evcxr cell restarts the kernel and loses every variable,
-//! so everything a user can get wrong comes back as an [`Error`] that says what to do.
+//! Errors as values: evcxr catches a panic inside a cell and prints it, so the student reads a
+//! file path inside the crate or libtorch's internals instead of advice. Everything a user can
+//! get wrong comes back as an [`Error`] that says what was expected and what to do.
 use std::path::PathBuf;
 
 /// Result alias used throughout the crate.
