@@ -14,11 +14,10 @@ use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lstm_support::data::{Loader, ValidationSplit};
 use lstm_support::device::{self, DeviceChoice};
-use lstm_support::model::{Model, ModelConfig};
+use lstm_support::model::ModelConfig;
 use lstm_support::nn::CellKind;
 use lstm_support::optim::LrSchedule;
-use lstm_support::record::runs_table;
-use lstm_support::record::{RunRecord, RunSpec, LEGACY_WEIGHTS_FILE, MODEL_FILE, RECORD_FILE};
+use lstm_support::record::{runs_table, Run, RunRecord, RunSpec};
 use lstm_support::session::Session;
 use lstm_support::training::EarlyStopping;
 use lstm_support::{Error, Result};
@@ -210,16 +209,8 @@ fn run(cli: Cli) -> Result<()> {
             device: device_arg,
             data_dir,
         } => {
-            let record = RunRecord::load(&run.join(RECORD_FILE))?;
-            let device = device_arg.resolve()?;
-            let model = if run.join(MODEL_FILE).is_file() {
-                Model::load(run.join(MODEL_FILE), device)?
-            } else {
-                // A run recorded before model files existed.
-                let mut model = Model::new(&record.spec.model, record.spec.options.seed, device)?;
-                model.load_weights(run.join(LEGACY_WEIGHTS_FILE))?;
-                model
-            };
+            // The model file, or the weights of a run recorded before model files existed.
+            let Run { record, model, .. } = Run::open(&run, device_arg.resolve()?)?;
             let mnist = load(data_dir)?;
             let test = record.spec.test_set(&mnist);
             let evaluation = model.evaluate(&test)?;
@@ -262,20 +253,27 @@ fn spec(common: &CommonArgs, model: ModelConfig, layers: usize) -> Result<RunSpe
     } else {
         model.short_name()
     };
-    let mut spec = RunSpec::new(name, model);
-    spec.epochs = common.epochs;
-    spec.batch_size = common.batch_size;
-    spec.options.seed = common.seed;
-    spec.options.adam.learning_rate = common.learning_rate;
-    spec.options.early_stopping = common.patience.map(|patience| EarlyStopping {
-        patience,
-        ..Default::default()
-    });
-    spec.split.validation_fraction = common.validation_fraction;
-    if common.keras_split {
-        spec.split = ValidationSplit::keras_tail(common.validation_fraction);
+    let split = if common.keras_split {
+        ValidationSplit::keras_tail(common.validation_fraction)
+    } else {
+        ValidationSplit {
+            validation_fraction: common.validation_fraction,
+            ..Default::default()
+        }
+    };
+    split.validate()?;
+    let mut spec = RunSpec::new(name, model)
+        .epochs(common.epochs)
+        .batch_size(common.batch_size)
+        .seed(common.seed)
+        .learning_rate(common.learning_rate)
+        .split(split);
+    if let Some(patience) = common.patience {
+        spec = spec.early_stopping(EarlyStopping {
+            patience,
+            ..Default::default()
+        });
     }
-    spec.split.validate()?;
     spec.train_limit = common.limit_train;
     spec.test_limit = common.limit_test;
     if let Some(alpha) = common.cosine_decay {
