@@ -61,8 +61,8 @@ pub fn default_runs_dir() -> PathBuf {
 
 impl Session {
     /// The session the notebooks use: the best device (CUDA when usable, else the CPU), the
-    /// project's `runs/` (or `$LSTM_RUNS_DIR`), `QUICK` and `RETRAIN` from the environment. Prints one line saying
-    /// so.
+    /// project's `runs/` (or `$LSTM_RUNS_DIR`), `QUICK` and `RETRAIN` from the environment.
+    /// Prints one line saying so.
     pub fn from_env() -> Result<Session> {
         let session = Session::new(crate::device::best_device(), default_runs_dir())
             .quick(quick_requested())

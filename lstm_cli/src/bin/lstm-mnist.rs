@@ -130,6 +130,18 @@ struct ModelArgs {
     recurrent_mask: RecurrentMask,
 }
 
+impl ModelArgs {
+    fn config(&self) -> ModelConfig {
+        model_config(
+            self.model,
+            self.units,
+            self.layers,
+            self.recurrent_dropout,
+            self.recurrent_mask,
+        )
+    }
+}
+
 #[derive(Args)]
 struct CommonArgs {
     #[arg(long, default_value_t = 10)]
@@ -185,14 +197,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train { model, common } => {
-            let config = model_config(
-                model.model,
-                model.units,
-                model.layers,
-                model.recurrent_dropout,
-                model.recurrent_mask,
-            );
-            let spec = spec(&common, config, model.layers)?;
+            let spec = spec(&common, model.config(), model.layers)?;
             let record = train(&[spec], &common)?;
             print_summary(&record);
         }
@@ -372,14 +377,7 @@ mod tests {
             else {
                 panic!("not the train command");
             };
-            let config = model_config(
-                model.model,
-                model.units,
-                model.layers,
-                model.recurrent_dropout,
-                model.recurrent_mask,
-            );
-            spec(&common, config, model.layers).unwrap()
+            spec(&common, model.config(), model.layers).unwrap()
         };
         let shared = parse(&[]);
         assert_eq!(masks(&shared.model), [RecurrentMask::Shared; 2]);

@@ -1,15 +1,16 @@
 //! Runs recorded by version 1 of lstm_support, before run keys had versions and before model
 //! files: a run sat under the key version 1 gave its spec ([`RunSpec::legacy_key_v1`]), its
 //! record had format 1 ([`RECORD_FORMAT`]) and its weights lay in [`WEIGHTS_FILE`] under
-//! `VarStore` names. [`migrate`] moves such a run to today's directory, model file and record,
-//! so that it is reused, never retrained silently.
+//! `VarStore` names. [`RunStore::find`](crate::record::RunStore::find) moves such a run to
+//! today's directory, model file and record, so that it is reused, never retrained silently.
 //!
 //! When it can go: once no runs directory holds a version-1 run (no run directory with a
 //! `weights.safetensors` and no `model.safetensors`). Then delete this module and its call
-//! sites: [`crate::record::RunStore::find`] (the migration), [`crate::record::Run::open`] (the
-//! weights of a version-1 run) and [`RunRecord::from_json`] (the format it also reads); the
-//! layers (`{"type": "lstm", ...}`) and schedules (`decay_epochs`) of format-1 records are read
-//! by `model::config`'s `LayerRepr` and by `LrSchedule`, which can then drop those forms.
+//! sites: [`RunStore::find`](crate::record::RunStore::find) (the migration),
+//! [`Run::open`](crate::record::Run::open) (a version-1 run's weights) and
+//! [`RunRecord::from_json`] (the format it also reads); the layers (`{"type": "lstm", ...}`)
+//! and schedules (`decay_epochs`) of format-1 records are read by `model::config`'s
+//! `LayerRepr` and by `LrSchedule`, which can then drop those forms.
 use std::fs;
 use std::path::Path;
 
