@@ -24,7 +24,8 @@ pub fn best_device() -> Device {
 }
 
 /// The `--device` choice of the command-line tools.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     /// CUDA when a GPU is usable, else the CPU.

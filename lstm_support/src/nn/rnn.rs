@@ -21,12 +21,13 @@ use crate::error::{Error, Result};
 
 /// Which recurrent cell a [`Recurrent`] layer runs: the one place the cell kinds are spelled
 /// (configs, summaries and the command line's `--model` values all come from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum CellKind {
     Lstm,
     Gru,
-    #[value(alias = "rnn")]
+    #[cfg_attr(feature = "cli", value(alias = "rnn"))]
     SimpleRnn,
 }
 
@@ -62,7 +63,8 @@ impl CellKind {
 }
 
 /// How the recurrent dropout masks of one sequence are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum RecurrentMask {
     /// One mask per sequence, shared by the gates: tf.keras 2.x (`implementation=2`).

@@ -1,8 +1,8 @@
 //! Run records: everything about a finished run (spec, history, test metrics, timings,
 //! device, versions) saved as JSON beside its model file, so notebooks and reports reuse
 //! finished runs instead of retraining. The same spec (model, options, seed, data) maps to the
-//! same directory, named by a key from a versioned canonical description of the spec;
-//! [`crate::session::Session::run`] loads the stored run or trains it.
+//! same directory, named by a key from a versioned canonical description of the spec; the
+//! [`RunStore`] finds the stored run or trains and records it.
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -12,11 +12,14 @@ use tch::Device;
 use crate::data::{Mnist, TestSet, ValidationSplit};
 use crate::error::{Error, Result};
 use crate::fsutil::{io_error, write_json_atomically};
-use crate::model::ModelConfig;
+use crate::model::{Evaluation, ModelConfig};
 use crate::optim::LrSchedule;
-use crate::training::{History, TrainOptions};
+use crate::training::{EarlyStopping, History, TrainOptions};
 
+mod store;
 mod tables;
+pub mod version1;
+pub use store::{Run, RunStore};
 pub use tables::{describe_split, predictions_table, runs_table};
 
 /// What determines a run's result.
@@ -50,6 +53,56 @@ impl RunSpec {
         }
     }
 
+    /// Trains for `epochs` epochs (10 by default).
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Batches of `batch_size` images (128 by default).
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+
+    /// Validates on `split` of the training images (a shuffled 80/20 by default).
+    pub fn split(mut self, split: ValidationSplit) -> Self {
+        self.split = split;
+        self
+    }
+
+    /// Draws the weights, the shuffles and the dropout masks from `seed` (42 by default).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.options.seed = seed;
+        self
+    }
+
+    /// Adam's learning rate (0.001 by default), constant unless a schedule is set
+    /// ([`RunSpec::cosine_decay`]).
+    pub fn learning_rate(mut self, learning_rate: f64) -> Self {
+        self.options.adam.learning_rate = learning_rate;
+        self
+    }
+
+    /// Stops when the validation loss stops improving, as `early_stopping` says, and keeps
+    /// the best epoch's weights (by default every epoch runs).
+    pub fn early_stopping(mut self, early_stopping: EarlyStopping) -> Self {
+        self.options.early_stopping = Some(early_stopping);
+        self
+    }
+
+    /// Trains on the first `n` training images only (before the validation split).
+    pub fn train_limit(mut self, n: usize) -> Self {
+        self.train_limit = Some(n);
+        self
+    }
+
+    /// Evaluates on the first `n` test images only.
+    pub fn test_limit(mut self, n: usize) -> Self {
+        self.test_limit = Some(n);
+        self
+    }
+
     /// The test images this run is evaluated on: all, or the first `test_limit`.
     pub fn test_set(&self, mnist: &Mnist) -> TestSet {
         mnist.test.take(self.test_limit.unwrap_or(mnist.test.len()))
@@ -59,9 +112,8 @@ impl RunSpec {
     /// many `epochs` says when it trains): Keras'
     /// `Adam(CosineDecay(learning_rate, epochs * steps_per_epoch))`.
     pub fn cosine_decay(mut self, learning_rate: f64) -> Self {
-        self.options.adam.learning_rate = learning_rate;
         self.options.lr_schedule = LrSchedule::cosine_decay();
-        self
+        self.learning_rate(learning_rate)
     }
 
     /// A quick version of this run, as `make test` runs the notebooks: 3,000 training and
@@ -106,13 +158,6 @@ impl RunSpec {
     pub fn key(&self) -> String {
         let description = self.canonical_description();
         crate::data::source::sha256_hex(description.as_bytes())[..16].to_owned()
-    }
-
-    /// The key lstm_support gave this spec before key versions existed (version 1), so that
-    /// runs recorded then are still found.
-    pub fn legacy_key_v1(&self) -> String {
-        let json = legacy::spec_json_v1(self);
-        crate::data::source::sha256_hex(json.as_bytes())[..16].to_owned()
     }
 
     /// The run's directory under `runs_dir`: `<slug of name>-<key>`.
@@ -171,12 +216,38 @@ pub struct TestMetrics {
     pub confidences: Vec<f32>,
 }
 
+/// What a record keeps of a model's evaluation: everything but the probabilities (the
+/// predicted class's confidence stays).
+impl From<Evaluation> for TestMetrics {
+    fn from(evaluation: Evaluation) -> Self {
+        TestMetrics {
+            loss: evaluation.loss,
+            accuracy: evaluation.accuracy,
+            predictions: evaluation.predictions,
+            labels: evaluation.labels,
+            confidences: evaluation.confidences,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     /// Training (all epochs, including validation) in seconds.
     pub train_seconds: f64,
     pub seconds_per_epoch: f64,
     pub evaluate_seconds: f64,
+}
+
+impl Timings {
+    /// The timings of a run that trained as `history` says and evaluated in
+    /// `evaluate_seconds`.
+    pub fn new(history: &History, evaluate_seconds: f64) -> Self {
+        Timings {
+            train_seconds: history.epochs.iter().map(|e| e.seconds).sum(),
+            seconds_per_epoch: history.seconds_per_epoch(),
+            evaluate_seconds,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,19 +285,47 @@ pub struct RunRecord {
     pub finished_at: u64,
 }
 
-/// The record format this version writes; it also reads [`LEGACY_RECORD_FORMAT`].
+/// The record format this version writes; it also reads [`version1::RECORD_FORMAT`].
 pub const RECORD_FORMAT: u32 = 2;
-/// Records written before the model file and key versions (weights in `weights.safetensors`
-/// under `VarStore` names); [`crate::session::Session::run`] migrates them.
-pub const LEGACY_RECORD_FORMAT: u32 = 1;
 /// A run directory's record.
 pub const RECORD_FILE: &str = "record.json";
 /// A run directory's trained model ([`crate::model::Model::save`]).
 pub const MODEL_FILE: &str = "model.safetensors";
-/// Where format-1 records kept their weights.
-pub const LEGACY_WEIGHTS_FILE: &str = "weights.safetensors";
 
 impl RunRecord {
+    /// The record of a run of `spec` that finished now, with this lstm_support and libtorch,
+    /// on `device` (e.g. `cpu (2 threads)`, [`describe_device`]). It records the spec under its
+    /// key, without where checkpoints went or how progress showed, which are not part of the
+    /// run.
+    pub fn new(
+        spec: &RunSpec,
+        parameters: i64,
+        history: History,
+        stopped_early: bool,
+        test: TestMetrics,
+        timings: Timings,
+        device: impl Into<String>,
+    ) -> Self {
+        let mut recorded = spec.clone();
+        recorded.options.checkpoint_dir = None;
+        recorded.options.progress = Default::default();
+        RunRecord {
+            format_version: RECORD_FORMAT,
+            key: spec.key(),
+            spec: recorded,
+            parameters,
+            history,
+            stopped_early,
+            test,
+            timings,
+            device: device.into(),
+            versions: Versions::current(),
+            finished_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
+
     /// Reads a record, refusing formats this version does not know.
     pub fn load(path: &Path) -> Result<Self> {
         let text = fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
@@ -239,14 +338,15 @@ impl RunRecord {
         let value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::invalid(what(), format!("not valid JSON ({e})")))?;
         let version = value.get("format_version").and_then(|v| v.as_u64());
-        let known = [LEGACY_RECORD_FORMAT, RECORD_FORMAT].map(u64::from);
+        let known = [version1::RECORD_FORMAT, RECORD_FORMAT].map(u64::from);
         if !version.is_some_and(|v| known.contains(&v)) {
             return Err(Error::invalid(
                 what(),
                 format!(
                     "format version {version:?}, but this lstm_support reads versions \
-                     {LEGACY_RECORD_FORMAT} and {RECORD_FORMAT}; retrain (RETRAIN=1) or use the \
-                     lstm_support that wrote it"
+                     {} and {RECORD_FORMAT}; retrain (RETRAIN=1) or use the \
+                     lstm_support that wrote it",
+                    version1::RECORD_FORMAT
                 ),
             ));
         }
@@ -290,136 +390,9 @@ pub fn describe_device(device: Device) -> String {
     }
 }
 
-/// The JSON that version 1 hashed into a run key, rebuilt from today's spec: the same fields
-/// in the same order, the recurrent layers tagged by cell (`{"type":"lstm",...}`), the schedule
-/// with its length (always the run's epochs), progress "silent" and no checkpoint directory.
-mod legacy {
-    use serde::Serialize;
-
-    use super::RunSpec;
-    use crate::data::ValidationSplit;
-    use crate::model::{InputLayout, Layer};
-    use crate::nn::rnn::CellKind;
-    use crate::optim::{AdamConfig, LrSchedule};
-    use crate::training::EarlyStopping;
-
-    #[derive(Serialize)]
-    struct SpecV1<'a> {
-        name: &'a str,
-        model: ModelV1<'a>,
-        options: OptionsV1<'a>,
-        epochs: usize,
-        batch_size: usize,
-        split: &'a ValidationSplit,
-        train_limit: Option<usize>,
-        test_limit: Option<usize>,
-    }
-
-    #[derive(Serialize)]
-    struct ModelV1<'a> {
-        input: &'a InputLayout,
-        layers: Vec<LayerV1<'a>>,
-        num_classes: usize,
-    }
-
-    #[derive(Serialize)]
-    #[serde(untagged)]
-    enum LayerV1<'a> {
-        Recurrent(RecurrentV1),
-        Other(&'a Layer),
-    }
-
-    #[derive(Serialize)]
-    #[serde(rename_all = "snake_case", tag = "type")]
-    enum RecurrentV1 {
-        Lstm(RecurrentConfigV1),
-        Gru(RecurrentConfigV1),
-        SimpleRnn(RecurrentConfigV1),
-    }
-
-    #[derive(Serialize)]
-    struct RecurrentConfigV1 {
-        units: usize,
-        dropout: f64,
-        recurrent_dropout: f64,
-        return_sequences: bool,
-    }
-
-    #[derive(Serialize)]
-    struct OptionsV1<'a> {
-        seed: u64,
-        adam: &'a AdamConfig,
-        early_stopping: &'a Option<EarlyStopping>,
-        checkpoint_dir: Option<()>,
-        progress: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        lr_schedule: Option<ScheduleV1>,
-    }
-
-    #[derive(Serialize)]
-    #[serde(tag = "type", rename_all = "snake_case")]
-    enum ScheduleV1 {
-        CosineDecay { decay_epochs: usize, alpha: f64 },
-    }
-
-    pub(super) fn spec_json_v1(spec: &RunSpec) -> String {
-        let layers = spec
-            .model
-            .layers
-            .iter()
-            .map(|layer| match layer {
-                Layer::Recurrent(c) => {
-                    let config = RecurrentConfigV1 {
-                        units: c.units,
-                        dropout: c.dropout,
-                        recurrent_dropout: c.recurrent_dropout,
-                        return_sequences: c.return_sequences,
-                    };
-                    LayerV1::Recurrent(match c.cell {
-                        CellKind::Lstm => RecurrentV1::Lstm(config),
-                        CellKind::Gru => RecurrentV1::Gru(config),
-                        CellKind::SimpleRnn => RecurrentV1::SimpleRnn(config),
-                    })
-                }
-                other => LayerV1::Other(other),
-            })
-            .collect();
-        let lr_schedule = match spec.options.lr_schedule {
-            LrSchedule::Constant => None,
-            LrSchedule::CosineDecay { alpha } => Some(ScheduleV1::CosineDecay {
-                decay_epochs: spec.epochs,
-                alpha,
-            }),
-        };
-        let v1 = SpecV1 {
-            name: "",
-            model: ModelV1 {
-                input: &spec.model.input,
-                layers,
-                num_classes: spec.model.num_classes,
-            },
-            options: OptionsV1 {
-                seed: spec.options.seed,
-                adam: &spec.options.adam,
-                early_stopping: &spec.options.early_stopping,
-                checkpoint_dir: None,
-                progress: "silent",
-                lr_schedule,
-            },
-            epochs: spec.epochs,
-            batch_size: spec.batch_size,
-            split: &spec.split,
-            train_limit: spec.train_limit,
-            test_limit: spec.test_limit,
-        };
-        serde_json::to_string(&v1).unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::rnn::CellKind;
     use crate::training::Progress;
 
     #[test]
@@ -464,137 +437,82 @@ mod tests {
         schedule_first.epochs = 30;
         assert_eq!(epochs_first, schedule_first);
         assert_eq!(epochs_first.key(), schedule_first.key());
+        let built = RunSpec::new("a", ModelConfig::lstm(32, 0.15))
+            .epochs(30)
+            .cosine_decay(2e-3);
+        assert_eq!(built, epochs_first);
     }
 
-    /// The notebooks' runs and the keys version 1 gave them (the directory names in the
-    /// notebooks' outputs before key versions existed).
+    /// Each builder sets the field it names, and only that one.
     #[test]
-    fn legacy_keys_are_those_version_1_wrote() {
-        let cosine = |name: &str, model: ModelConfig, epochs: usize| {
-            RunSpec {
-                epochs,
-                ..RunSpec::new(name, model)
-            }
-            .cosine_decay(2e-3)
-        };
-        let cnn_split = ValidationSplit {
-            validation_fraction: 0.1,
+    fn builders_set_the_fields_they_name() {
+        let base = RunSpec::new("a", ModelConfig::lstm(32, 0.15));
+        let split = ValidationSplit::keras_tail(0.1);
+        let stopping = EarlyStopping {
+            patience: 5,
             ..Default::default()
         };
-        let cases = [
-            (
-                cosine("", ModelConfig::lstm(32, 0.15), 30),
-                "4a3f8a157a40db4b",
-            ),
-            (
-                cosine("", ModelConfig::lstm(32, 0.15), 12),
-                "9cb8b38c74079fa4",
-            ),
-            (
-                RunSpec {
-                    epochs: 10,
-                    ..RunSpec::new("", ModelConfig::lstm(32, 0.15))
-                },
-                "243af0c4aa32aa01",
-            ),
-            (
-                cosine("", ModelConfig::lstm(48, 0.15), 12),
-                "46a97b2d0ab2b092",
-            ),
-            (
-                cosine("", ModelConfig::lstm(96, 0.15), 12),
-                "8a71c26aab6de8f3",
-            ),
-            (
-                cosine("", ModelConfig::lstm(256, 0.15), 12),
-                "83b31f3fad2434c3",
-            ),
-            (
-                cosine(
-                    "",
-                    ModelConfig::stacked(CellKind::Lstm, &[32, 32], 0.15),
-                    30,
-                ),
-                "0f68f776594b45cb",
-            ),
-            (
-                RunSpec {
-                    epochs: 10,
-                    ..RunSpec::new("", ModelConfig::recurrent(CellKind::Gru, 32, 0.15))
-                },
-                "ca3769055b6a3419",
-            ),
-            (
-                RunSpec {
-                    epochs: 10,
-                    ..RunSpec::new("", ModelConfig::recurrent(CellKind::SimpleRnn, 32, 0.15))
-                },
-                "f23af4c6fe1aee45",
-            ),
-            (
-                RunSpec {
-                    epochs: 5,
-                    split: cnn_split.clone(),
-                    ..RunSpec::new("", ModelConfig::cnn())
-                },
-                "33faeabb342749a7",
-            ),
-            (
-                RunSpec {
-                    epochs: 5,
-                    batch_size: 64,
-                    split: cnn_split,
-                    ..RunSpec::new("", ModelConfig::cnn_deep())
-                }
-                .cosine_decay(2e-3),
-                "3d42f38857a143f0",
-            ),
-        ];
-        for (spec, key) in cases {
-            assert_eq!(spec.legacy_key_v1(), key, "{}", spec.model.describe());
-            assert_ne!(spec.key(), key);
-        }
+        let mut expected = base.clone();
+        expected.epochs = 12;
+        expected.batch_size = 64;
+        expected.split = split.clone();
+        expected.options.seed = 7;
+        expected.options.adam.learning_rate = 5e-3;
+        expected.options.early_stopping = Some(stopping);
+        expected.train_limit = Some(1000);
+        expected.test_limit = Some(100);
+        let built = base
+            .epochs(12)
+            .batch_size(64)
+            .split(split)
+            .seed(7)
+            .learning_rate(5e-3)
+            .early_stopping(stopping)
+            .train_limit(1000)
+            .test_limit(100);
+        assert_eq!(built, expected);
+        assert!(built.options.lr_schedule.is_constant());
     }
 
+    /// What a record keeps of a model's evaluation, and what it sets by itself.
     #[test]
-    fn records_of_version_1_still_read() {
-        let record = RunRecord {
-            format_version: RECORD_FORMAT,
-            key: "k".into(),
-            spec: RunSpec::new("GRU 32", ModelConfig::recurrent(CellKind::Gru, 32, 0.15))
-                .cosine_decay(2e-3),
-            parameters: 6282,
-            history: History::default(),
-            stopped_early: false,
-            test: TestMetrics {
-                loss: 0.1,
-                accuracy: 0.9,
-                predictions: vec![1],
-                labels: vec![1],
-                confidences: vec![0.5],
-            },
-            timings: Timings {
-                train_seconds: 1.0,
-                seconds_per_epoch: 1.0,
-                evaluate_seconds: 0.1,
-            },
-            device: "cpu".into(),
-            versions: Versions::current(),
-            finished_at: 0,
+    fn a_record_is_built_from_its_spec_and_evaluation() {
+        let mut spec = RunSpec::new("LSTM 32", ModelConfig::lstm(32, 0.15));
+        spec.options.progress = Progress::Silent;
+        spec.options.checkpoint_dir = Some("/tmp/checkpoint".into());
+        let evaluation = Evaluation {
+            loss: 0.25,
+            accuracy: 0.5,
+            predictions: vec![3, 5],
+            labels: vec![3, 3],
+            confidences: vec![0.9, 0.6],
+            probabilities: tch::Tensor::zeros([2, 10], (tch::Kind::Float, Device::Cpu)),
         };
-        let json = serde_json::to_string(&record).unwrap();
-        // Version 1 tagged the layer by its cell and gave the schedule a length.
-        let old = json
-            .replace(r#"{"type":"recurrent","cell":"gru","#, r#"{"type":"gru","#)
-            .replace(
-                r#"{"type":"cosine_decay","alpha""#,
-                r#"{"type":"cosine_decay","decay_epochs":10,"alpha""#,
-            )
-            .replace(r#""format_version":2"#, r#""format_version":1"#);
-        assert_ne!(old, json);
-        let back = RunRecord::from_json(&old, "old").unwrap();
-        assert_eq!(back.spec, record.spec);
-        assert_eq!(back.format_version, LEGACY_RECORD_FORMAT);
+        let test = TestMetrics::from(evaluation);
+        assert_eq!(
+            test,
+            TestMetrics {
+                loss: 0.25,
+                accuracy: 0.5,
+                predictions: vec![3, 5],
+                labels: vec![3, 3],
+                confidences: vec![0.9, 0.6],
+            }
+        );
+        let history = History::default();
+        let timings = Timings::new(&history, 0.5);
+        assert_eq!(
+            (timings.train_seconds, timings.evaluate_seconds),
+            (0.0, 0.5)
+        );
+        let record = RunRecord::new(&spec, 4_554, history, true, test, timings, "cpu");
+        assert_eq!(record.format_version, RECORD_FORMAT);
+        assert_eq!(record.key, spec.key());
+        assert_eq!(record.spec.options.checkpoint_dir, None);
+        assert_eq!(record.spec.options.progress, Progress::Auto);
+        assert_eq!(record.spec.key(), spec.key());
+        assert!(record.stopped_early && record.finished_at > 0);
+        assert_eq!(record.versions, Versions::current());
     }
 
     #[test]

@@ -1,11 +1,13 @@
 use super::*;
-use crate::model::ModelConfig;
-use crate::training::Progress;
+use crate::data::ValidationSplit;
+use crate::record::{version1, MODEL_FILE, RECORD_FILE, RECORD_FORMAT};
+use crate::training::{EarlyStopping, Progress};
 
 fn tiny_spec() -> RunSpec {
-    let mut spec = RunSpec::new("tiny", ModelConfig::lstm(8, 0.15)).cosine_decay(2e-3);
-    spec.epochs = 2;
-    spec.batch_size = 32;
+    let mut spec = RunSpec::new("tiny", ModelConfig::lstm(8, 0.15))
+        .cosine_decay(2e-3)
+        .epochs(2)
+        .batch_size(32);
     spec.options.progress = Progress::Silent;
     spec
 }
@@ -64,8 +66,11 @@ fn make_version_1(run: &Run, spec: &RunSpec, runs: &Path) -> PathBuf {
     let old_dir = runs.join(format!("old-name-{}", spec.legacy_key_v1()));
     fs::rename(&run.dir, &old_dir).unwrap();
     fs::remove_file(old_dir.join(MODEL_FILE)).unwrap();
-    tch::Tensor::write_safetensors(&run.model.weights_copy(), old_dir.join(LEGACY_WEIGHTS_FILE))
-        .unwrap();
+    tch::Tensor::write_safetensors(
+        &run.model.weights_copy(),
+        old_dir.join(version1::WEIGHTS_FILE),
+    )
+    .unwrap();
     let json = fs::read_to_string(old_dir.join(RECORD_FILE)).unwrap();
     let old = json
         .replace("\"format_version\": 2", "\"format_version\": 1")
@@ -91,7 +96,7 @@ fn a_run_recorded_by_version_1_is_moved_and_reused_not_retrained() {
     assert_eq!(migrated.dir, first.dir);
     assert!(!old_dir.exists());
     assert!(migrated.dir.join(MODEL_FILE).is_file());
-    assert!(!migrated.dir.join(LEGACY_WEIGHTS_FILE).exists());
+    assert!(!migrated.dir.join(version1::WEIGHTS_FILE).exists());
     assert_eq!(migrated.record.key, spec.key());
     assert_eq!(migrated.record.format_version, RECORD_FORMAT);
     assert_eq!(migrated.record.history, first.record.history);
@@ -120,6 +125,41 @@ fn bad_specs_fail_before_training() {
     spec.epochs = 0;
     let err = session(runs.path()).run(&spec).unwrap_err().to_string();
     assert!(err.contains("epochs"), "{err}");
+    assert!(
+        fs::read_dir(runs.path()).unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+/// The builders set any value; the ones a run cannot use fail in `run`, before anything trains
+/// or is written.
+#[test]
+fn out_of_range_builder_values_fail_before_training() {
+    let runs = tempfile::tempdir().unwrap();
+    let bad_split = ValidationSplit {
+        validation_fraction: 1.5,
+        ..Default::default()
+    };
+    let cases = [
+        (tiny_spec().epochs(0), "epochs"),
+        (tiny_spec().batch_size(0), "batch_size"),
+        (tiny_spec().learning_rate(-1.0), "learning_rate"),
+        (tiny_spec().cosine_decay(0.0), "learning_rate"),
+        (tiny_spec().split(bad_split), "validation_fraction"),
+    ];
+    for (spec, named) in cases {
+        let err = session(runs.path()).run(&spec).unwrap_err().to_string();
+        assert!(err.contains(named), "{named}: {err}");
+    }
+    // The other builders set what they name.
+    let spec = tiny_spec()
+        .seed(7)
+        .early_stopping(EarlyStopping::default())
+        .train_limit(100)
+        .test_limit(20);
+    assert_eq!(spec.options.seed, 7);
+    assert_eq!(spec.options.early_stopping, Some(EarlyStopping::default()));
+    assert_eq!((spec.train_limit, spec.test_limit), (Some(100), Some(20)));
     assert!(
         fs::read_dir(runs.path()).unwrap().next().is_none(),
         "nothing written"

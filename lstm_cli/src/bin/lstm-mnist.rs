@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release --bin lstm-mnist -- train --units 32 --recurrent-dropout 0.15 --epochs 10
 //! cargo run --release --bin lstm-mnist -- sweep --units 32,48,96,256 --layers 1,2
+//! cargo run --release --bin lstm-mnist -- train --units 32 --recurrent-mask per-gate
 //! cargo run --release --bin lstm-mnist -- evaluate --run runs/lstm-32-...
 //! ```
 //! Each run is recorded under `--runs-dir` (default `runs/`); a run with the same settings is
@@ -14,11 +15,11 @@ use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use lstm_support::data::{Loader, ValidationSplit};
 use lstm_support::device::{self, DeviceChoice};
-use lstm_support::model::{Model, ModelConfig};
+use lstm_support::model::{Layer, ModelConfig};
+use lstm_support::nn::rnn::{RecurrentConfig, RecurrentMask};
 use lstm_support::nn::CellKind;
 use lstm_support::optim::LrSchedule;
-use lstm_support::record::runs_table;
-use lstm_support::record::{RunRecord, RunSpec, LEGACY_WEIGHTS_FILE, MODEL_FILE, RECORD_FILE};
+use lstm_support::record::{runs_table, Run, RunRecord, RunSpec};
 use lstm_support::session::Session;
 use lstm_support::training::EarlyStopping;
 use lstm_support::{Error, Result};
@@ -52,6 +53,9 @@ enum Command {
         layers: Vec<usize>,
         #[arg(long, default_value_t = 0.15)]
         recurrent_dropout: f64,
+        /// Recurrent dropout masks: shared by the gates, or one per gate.
+        #[arg(long, value_enum, default_value_t = RecurrentMask::Shared)]
+        recurrent_mask: RecurrentMask,
         #[command(flatten)]
         common: CommonArgs,
     },
@@ -62,7 +66,8 @@ enum Command {
     },
     /// Evaluate a recorded run's weights on the test set again and print its record.
     Evaluate {
-        /// The run's directory (holds record.json and weights.safetensors).
+        /// The run's directory (holds record.json and model.safetensors, or the
+        /// weights.safetensors of a run recorded by version 1).
         #[arg(long)]
         run: PathBuf,
         #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
@@ -120,6 +125,21 @@ struct ModelArgs {
     layers: usize,
     #[arg(long, default_value_t = 0.15)]
     recurrent_dropout: f64,
+    /// Recurrent dropout masks: shared by the gates, or one per gate.
+    #[arg(long, value_enum, default_value_t = RecurrentMask::Shared)]
+    recurrent_mask: RecurrentMask,
+}
+
+impl ModelArgs {
+    fn config(&self) -> ModelConfig {
+        model_config(
+            self.model,
+            self.units,
+            self.layers,
+            self.recurrent_dropout,
+            self.recurrent_mask,
+        )
+    }
 }
 
 #[derive(Args)]
@@ -177,13 +197,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train { model, common } => {
-            let config = model_config(
-                model.model,
-                model.units,
-                model.layers,
-                model.recurrent_dropout,
-            );
-            let spec = spec(&common, config, model.layers)?;
+            let spec = spec(&common, model.config(), model.layers)?;
             let record = train(&[spec], &common)?;
             print_summary(&record);
         }
@@ -192,12 +206,14 @@ fn run(cli: Cli) -> Result<()> {
             units,
             layers,
             recurrent_dropout,
+            recurrent_mask,
             common,
         } => {
             let mut specs = Vec::new();
             for &n_layers in &layers {
                 for &n_units in &units {
-                    let config = model_config(model, n_units, n_layers, recurrent_dropout);
+                    let config =
+                        model_config(model, n_units, n_layers, recurrent_dropout, recurrent_mask);
                     specs.push(spec(&common, config, n_layers)?);
                 }
             }
@@ -210,16 +226,8 @@ fn run(cli: Cli) -> Result<()> {
             device: device_arg,
             data_dir,
         } => {
-            let record = RunRecord::load(&run.join(RECORD_FILE))?;
-            let device = device_arg.resolve()?;
-            let model = if run.join(MODEL_FILE).is_file() {
-                Model::load(run.join(MODEL_FILE), device)?
-            } else {
-                // A run recorded before model files existed.
-                let mut model = Model::new(&record.spec.model, record.spec.options.seed, device)?;
-                model.load_weights(run.join(LEGACY_WEIGHTS_FILE))?;
-                model
-            };
+            // The model file, or the weights of a run recorded before model files existed.
+            let Run { record, model, .. } = Run::open(&run, device_arg.resolve()?)?;
             let mnist = load(data_dir)?;
             let test = record.spec.test_set(&mnist);
             let evaluation = model.evaluate(&test)?;
@@ -242,10 +250,17 @@ fn model_config(
     units: usize,
     layers: usize,
     recurrent_dropout: f64,
+    mask: RecurrentMask,
 ) -> ModelConfig {
     match choice {
         ModelChoice::Recurrent(cell) => {
-            ModelConfig::stacked(cell, &vec![units; layers], recurrent_dropout)
+            let mut config = ModelConfig::stacked(cell, &vec![units; layers], recurrent_dropout);
+            for layer in &mut config.layers {
+                if let Layer::Recurrent(RecurrentConfig { recurrent_mask, .. }) = layer {
+                    *recurrent_mask = mask;
+                }
+            }
+            config
         }
         ModelChoice::Cnn => ModelConfig::cnn(),
         ModelChoice::CnnDeep => ModelConfig::cnn_deep(),
@@ -262,20 +277,27 @@ fn spec(common: &CommonArgs, model: ModelConfig, layers: usize) -> Result<RunSpe
     } else {
         model.short_name()
     };
-    let mut spec = RunSpec::new(name, model);
-    spec.epochs = common.epochs;
-    spec.batch_size = common.batch_size;
-    spec.options.seed = common.seed;
-    spec.options.adam.learning_rate = common.learning_rate;
-    spec.options.early_stopping = common.patience.map(|patience| EarlyStopping {
-        patience,
-        ..Default::default()
-    });
-    spec.split.validation_fraction = common.validation_fraction;
-    if common.keras_split {
-        spec.split = ValidationSplit::keras_tail(common.validation_fraction);
+    let split = if common.keras_split {
+        ValidationSplit::keras_tail(common.validation_fraction)
+    } else {
+        ValidationSplit {
+            validation_fraction: common.validation_fraction,
+            ..Default::default()
+        }
+    };
+    split.validate()?;
+    let mut spec = RunSpec::new(name, model)
+        .epochs(common.epochs)
+        .batch_size(common.batch_size)
+        .seed(common.seed)
+        .learning_rate(common.learning_rate)
+        .split(split);
+    if let Some(patience) = common.patience {
+        spec = spec.early_stopping(EarlyStopping {
+            patience,
+            ..Default::default()
+        });
     }
-    spec.split.validate()?;
     spec.train_limit = common.limit_train;
     spec.test_limit = common.limit_test;
     if let Some(alpha) = common.cosine_decay {
@@ -306,7 +328,7 @@ fn train(specs: &[RunSpec], common: &CommonArgs) -> Result<Vec<RunRecord>> {
 }
 
 fn print_summary(records: &[RunRecord]) {
-    print!("\n{}", runs_table(&records));
+    print!("\n{}", runs_table(records));
 }
 
 /// A Markdown table of every full run recorded under `runs_dir` (quick runs on a subset of
@@ -328,4 +350,40 @@ fn report(runs_dir: &std::path::Path) -> Result<String> {
     // The report is pasted into docs/results.md under its own heading.
     table.caption.clear();
     Ok(table.to_markdown())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn masks(config: &ModelConfig) -> Vec<RecurrentMask> {
+        config
+            .layers
+            .iter()
+            .filter_map(|layer| match layer {
+                Layer::Recurrent(recurrent) => Some(recurrent.recurrent_mask),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `--recurrent-mask` reaches every recurrent layer, and the run's key; shared by default.
+    #[test]
+    fn the_recurrent_mask_is_chosen_on_the_command_line() {
+        let parse = |extra: &[&str]| {
+            let args = ["lstm-mnist", "train", "--layers", "2"].iter().chain(extra);
+            let Command::Train { model, common } = Cli::try_parse_from(args).unwrap().command
+            else {
+                panic!("not the train command");
+            };
+            spec(&common, model.config(), model.layers).unwrap()
+        };
+        let shared = parse(&[]);
+        assert_eq!(masks(&shared.model), [RecurrentMask::Shared; 2]);
+        let per_gate = parse(&["--recurrent-mask", "per-gate"]);
+        assert_eq!(masks(&per_gate.model), [RecurrentMask::PerGate; 2]);
+        assert_ne!(shared.key(), per_gate.key());
+        assert!(Cli::try_parse_from(["lstm-mnist", "train", "--recurrent-mask", "some"]).is_err());
+    }
 }
