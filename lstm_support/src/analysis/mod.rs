@@ -12,6 +12,7 @@ use std::fmt;
 
 use crate::data::ValidationSplit;
 use crate::error::{Error, Result};
+pub use crate::metrics::Confusion;
 use crate::metrics::{ClassMetrics, ClassificationReport, ConfusionMatrix};
 use crate::record::RunRecord;
 use crate::table::{evcxr_html, pct, text_to_html, thousands};
@@ -28,60 +29,6 @@ pub fn standard_error(accuracy: f64, n: usize) -> f64 {
 /// How close to its best validation accuracy a run must come to count as converged: 0.5
 /// points.
 pub const CONVERGED_WITHIN: f64 = 0.005;
-
-/// One off-diagonal cell of a confusion matrix: `count` images of class `actual` were
-/// predicted as `predicted`. The class names are the matrix's `classes[actual]` and
-/// `classes[predicted]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Confusion {
-    pub actual: usize,
-    pub predicted: usize,
-    pub count: u64,
-}
-
-impl ConfusionMatrix {
-    /// Misclassified images: everything off the diagonal.
-    pub fn errors(&self) -> u64 {
-        let correct: u64 = (0..self.counts.len())
-            .map(|c| self.counts[c].get(c).copied().unwrap_or(0))
-            .sum();
-        self.total() - correct
-    }
-
-    /// The `n` largest off-diagonal cells that are not zero, count descending, ties by
-    /// (actual, predicted) ascending.
-    pub fn most_frequent_confusions(&self, n: usize) -> Vec<Confusion> {
-        let mut cells: Vec<Confusion> = self
-            .counts
-            .iter()
-            .enumerate()
-            .flat_map(|(actual, row)| {
-                row.iter()
-                    .enumerate()
-                    .map(move |(predicted, &count)| Confusion {
-                        actual,
-                        predicted,
-                        count,
-                    })
-            })
-            .filter(|c| c.actual != c.predicted && c.count > 0)
-            .collect();
-        cells.sort_by(|a, b| {
-            b.count
-                .cmp(&a.count)
-                .then((a.actual, a.predicted).cmp(&(b.actual, b.predicted)))
-        });
-        cells.truncate(n);
-        cells
-    }
-}
-
-impl ClassificationReport {
-    /// The class with the lowest F1 (the first of equals); `None` without classes.
-    pub fn weakest_class(&self) -> Option<&ClassMetrics> {
-        self.classes.iter().min_by(|a, b| a.f1.total_cmp(&b.f1))
-    }
-}
 
 /// `classes[i]`, or the index itself when the matrix has no name for it.
 fn class_name(classes: &[String], i: usize) -> String {
@@ -853,34 +800,6 @@ mod tests {
             classes: digits(counts.len()),
             counts,
         }
-    }
-
-    #[test]
-    fn confusions_by_count_then_by_cell() {
-        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
-        assert_eq!(m.errors(), 16);
-        let c = |actual, predicted, count| Confusion {
-            actual,
-            predicted,
-            count,
-        };
-        assert_eq!(
-            m.most_frequent_confusions(10),
-            vec![c(1, 0, 5), c(2, 0, 5), c(0, 1, 3), c(1, 2, 3)]
-        );
-        assert_eq!(m.most_frequent_confusions(1), vec![c(1, 0, 5)]);
-        assert!(matrix(vec![vec![4, 0], vec![0, 2]])
-            .most_frequent_confusions(3)
-            .is_empty());
-    }
-
-    #[test]
-    fn weakest_class_has_the_lowest_f1() {
-        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
-        let report = ClassificationReport::new(&m);
-        let weakest = report.weakest_class().unwrap();
-        assert_eq!(weakest.name, "1");
-        assert!(report.classes.iter().all(|c| c.f1 >= weakest.f1));
     }
 
     #[test]

@@ -23,7 +23,7 @@ mod prediction;
 pub use inside::{gate_traces, gradient_norms};
 pub use prediction::prediction;
 
-static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 const FONT_FAMILY: &str = "sans-serif";
 
 /// Tableau-like colours, distinct for up to 10 series.
