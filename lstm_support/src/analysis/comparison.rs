@@ -1,6 +1,5 @@
 //! Several runs side by side: each against the first, the best by validation accuracy, the
 //! cheapest to train.
-use std::borrow::Borrow;
 use std::fmt;
 
 use super::noise::{noise_points, within_noise};
@@ -43,10 +42,11 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// An error when `runs` is empty, when two runs have the same name, or when a run has no
-    /// epochs.
-    pub fn new<R: Borrow<RunRecord>>(runs: &[R]) -> Result<Self> {
-        let runs: Vec<&RunRecord> = runs.iter().map(Borrow::borrow).collect();
+    /// `runs`: records, references to records, or the session's runs (anything that is
+    /// `AsRef<RunRecord>`), e.g. `&family` or `&[&a, &b]`. An error when `runs` is empty, when
+    /// two runs have the same name, or when a run has no epochs.
+    pub fn new<R: AsRef<RunRecord>>(runs: &[R]) -> Result<Self> {
+        let runs: Vec<&RunRecord> = runs.iter().map(AsRef::as_ref).collect();
         const WHAT: &str = "runs to compare";
         if runs.is_empty() {
             return Err(Error::invalid(
@@ -245,7 +245,7 @@ impl fmt::Display for Comparison {
 mod tests {
     use super::*;
     use crate::data::ValidationSplit;
-    use crate::testutil::run_record;
+    use crate::testutil::{run_record, RunLike};
 
     fn three_runs() -> Vec<RunRecord> {
         vec![
@@ -357,6 +357,22 @@ mod tests {
         let single = Comparison::new(&[&runs[2]]).unwrap();
         assert!(single.against_baseline.is_empty());
         assert_eq!(single.best_by_validation().name, "LSTM 96");
+    }
+
+    #[test]
+    fn runs_compare_as_their_records_do() {
+        let records = three_runs();
+        let runs: Vec<RunLike> = three_runs().into_iter().map(RunLike::from).collect();
+        let of_records = Comparison::new(&records).unwrap();
+        assert_eq!(Comparison::new(&runs).unwrap(), of_records);
+        assert_eq!(
+            Comparison::new(&[&runs[0], &runs[1], &runs[2]]).unwrap(),
+            of_records
+        );
+        assert_eq!(
+            Comparison::new(&records.iter().collect::<Vec<_>>()).unwrap(),
+            of_records
+        );
     }
 
     #[test]

@@ -36,8 +36,9 @@ pub struct OverfittingGap {
 }
 
 impl OverfittingGap {
-    /// An error when the record has no epochs.
-    pub fn new(record: &RunRecord) -> Result<Self> {
+    /// Of a record, or of a run; an error when the record has no epochs.
+    pub fn new<R: AsRef<RunRecord>>(record: &R) -> Result<Self> {
+        let record = record.as_ref();
         let last = record.history.last().ok_or_else(|| {
             Error::invalid(
                 format!("run record {:?}", record.spec.name),
@@ -114,7 +115,7 @@ impl fmt::Display for OverfittingGap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::run_record;
+    use crate::testutil::{run_record, RunLike};
 
     #[test]
     fn a_gap_within_two_standard_errors_is_not_over_fitting() {
@@ -162,5 +163,13 @@ mod tests {
         let mut empty = run_record("empty", 1, &[], 0.5, 1.0);
         empty.history.epochs.clear();
         assert!(OverfittingGap::new(&empty).is_err());
+        let run = RunLike::from(run_record(
+            "LSTM 32",
+            8138,
+            &[(val + 0.0018, val)],
+            0.98,
+            60.0,
+        ));
+        assert_eq!(OverfittingGap::new(&run).unwrap(), inside);
     }
 }

@@ -1,5 +1,4 @@
 //! One setting trained with several seeds: the spread a difference between settings must beat.
-use std::borrow::Borrow;
 use std::fmt;
 
 use crate::error::{Error, Result};
@@ -28,13 +27,14 @@ pub struct SeedSpread {
 
 impl AcrossSeeds {
     /// `groups`: each setting's runs, one per seed (at least 2, seeds distinct), named by the
-    /// first run's spec (as [`crate::session::Session::run_seeds`] returns them).
-    pub fn new<R: Borrow<RunRecord>>(groups: &[Vec<R>]) -> Result<Self> {
+    /// first run's spec (as [`crate::session::Session::run_seeds`] returns them); the runs are
+    /// records, references to them or the session's runs.
+    pub fn new<R: AsRef<RunRecord>>(groups: &[Vec<R>]) -> Result<Self> {
         let rows = groups
             .iter()
             .map(|runs| {
-                let name = runs.first().map_or("", |r| r.borrow().spec.name.as_str());
-                let seeds: Vec<u64> = runs.iter().map(|r| r.borrow().spec.options.seed).collect();
+                let name = runs.first().map_or("", |r| r.as_ref().spec.name.as_str());
+                let seeds: Vec<u64> = runs.iter().map(|r| r.as_ref().spec.options.seed).collect();
                 let mut distinct = seeds.clone();
                 distinct.sort_unstable();
                 distinct.dedup();
@@ -46,7 +46,7 @@ impl AcrossSeeds {
                 }
                 let accuracies: Vec<f64> = runs
                     .iter()
-                    .map(|r| r.borrow().best_val_accuracy())
+                    .map(|r| r.as_ref().best_val_accuracy())
                     .collect();
                 let n = accuracies.len() as f64;
                 let mean = accuracies.iter().sum::<f64>() / n;
@@ -117,6 +117,7 @@ impl fmt::Display for AcrossSeeds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::RunLike;
 
     #[test]
     fn across_seeds_gives_mean_and_sample_spread() {
@@ -147,5 +148,9 @@ mod tests {
         assert!(AcrossSeeds::new(&[same_seed.to_vec()]).is_err());
         assert!(AcrossSeeds::new(&[runs[..1].to_vec()]).is_err());
         assert!(AcrossSeeds::new::<RunRecord>(&[vec![]]).is_err());
+        let held: Vec<RunLike> = runs.iter().cloned().map(RunLike::from).collect();
+        assert_eq!(AcrossSeeds::new(&[held]).unwrap(), spread);
+        let borrowed: Vec<&RunRecord> = runs.iter().collect();
+        assert_eq!(AcrossSeeds::new(&[borrowed]).unwrap(), spread);
     }
 }

@@ -1,5 +1,4 @@
 //! One setting switched on and off for several models: its effect told apart from the model's.
-use std::borrow::Borrow;
 use std::fmt;
 
 use super::noise::within_noise;
@@ -34,19 +33,38 @@ pub struct EffectRow {
 }
 
 impl SettingEffect {
-    /// `pairs` holds, per model, the run with the setting and the run without it; the first
-    /// model is the one the others are compared with.
-    pub fn new<R: Borrow<RunRecord>>(setting: &str, pairs: &[(R, R)]) -> Result<Self> {
-        if pairs.is_empty() {
+    /// `with` holds each model's run with the setting, `without` its run without it, in the
+    /// same order (the two are paired by index): records, references to them or the
+    /// session's runs. The first model is the one the others are compared with.
+    pub fn new<W: AsRef<RunRecord>, O: AsRef<RunRecord>>(
+        setting: &str,
+        with: &[W],
+        without: &[O],
+    ) -> Result<Self> {
+        const WHAT: &str = "setting effect";
+        if with.len() != without.len() {
             return Err(Error::invalid(
-                "setting effect",
-                "no runs; give pairs of (with the setting, without it)",
+                WHAT,
+                format!(
+                    "{} runs with {setting} but {} without it; give one run without the setting \
+                     for each run with it, in the same order",
+                    with.len(),
+                    without.len()
+                ),
             ));
         }
-        let rows = pairs
+        if with.is_empty() {
+            return Err(Error::invalid(
+                WHAT,
+                "no runs; give the runs with the setting and, in the same order, the runs \
+                 without it",
+            ));
+        }
+        let rows = with
             .iter()
+            .zip(without)
             .map(|(with, without)| {
-                let (with, without) = (with.borrow(), without.borrow());
+                let (with, without) = (with.as_ref(), without.as_ref());
                 let (a, b) = (RunSummary::new(with)?, RunSummary::new(without)?);
                 Ok(EffectRow {
                     model: with.spec.name.clone(),
@@ -113,7 +131,7 @@ impl fmt::Display for SettingEffect {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::run_record;
+    use crate::testutil::{run_record, RunLike};
 
     #[test]
     fn setting_effect_separates_the_setting_from_the_model() {
@@ -123,7 +141,8 @@ mod tests {
         let gru_without = run_record("GRU 32, no dropout", 6282, &[(0.975, 0.9605)], 0.97, 30.0);
         let effect = SettingEffect::new(
             "recurrent dropout 0.15",
-            &[(&rnn_with, &rnn_without), (&gru_with, &gru_without)],
+            &[&rnn_with, &gru_with],
+            &[&rnn_without, &gru_without],
         )
         .unwrap();
         let text = effect.to_string();
@@ -136,7 +155,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("GRU 32 against SimpleRNN 32: +23.00 points with recurrent dropout 0.15, +4.05 points without it."), "{text}");
-        let none: [(&RunRecord, &RunRecord); 0] = [];
-        assert!(SettingEffect::new("x", &none).is_err());
+        let none: [&RunRecord; 0] = [];
+        assert!(SettingEffect::new("x", &none, &none).is_err());
+        let unpaired = SettingEffect::new("x", &[&rnn_with, &gru_with], &[&rnn_without])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            unpaired.contains("2 runs with x but 1 without it"),
+            "{unpaired}"
+        );
+        let runs = |records: [&RunRecord; 2]| records.map(|r| RunLike::from(r.clone()));
+        assert_eq!(
+            SettingEffect::new(
+                "recurrent dropout 0.15",
+                &runs([&rnn_with, &gru_with]),
+                &runs([&rnn_without, &gru_without])
+            )
+            .unwrap(),
+            effect
+        );
     }
 }
