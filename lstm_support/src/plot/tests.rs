@@ -1,7 +1,12 @@
 //! Every figure type rendered from small synthetic data: the PNG decodes, has the requested
 //! size and is not blank; the SVG is an SVG; evcxr gets a base64 PNG.
-use super::*;
-use crate::training::EpochMetrics;
+use super::{
+    accuracy_by_rows, compare_runs, confusion_heatmap, gallery, gate_traces, gradient_norms,
+    history_curves, prediction, reading_row_by_row, Figure, GalleryItem,
+};
+use crate::metrics::ConfusionMatrix;
+use crate::model::Model;
+use crate::training::{EpochMetrics, History};
 
 fn history(n: usize) -> History {
     History {
