@@ -12,12 +12,8 @@ pub fn standard_error(accuracy: f64, n: usize) -> f64 {
 }
 
 /// 2 standard errors of the difference between two accuracies whose standard errors are `se_a`
-/// and `se_b`.
-///
-/// When both were measured on the same images, the larger of the two standard errors: the two
-/// measurements share their images and most of their errors, so the independent-samples
-/// formula would overstate the noise of the difference. Otherwise the two are independent
-/// samples, and the standard error of the difference is `sqrt(SE_a² + SE_b²)`.
+/// and `se_b`: the larger of the two when both were measured on the same images, otherwise
+/// `sqrt(SE_a² + SE_b²)` (why: [`super::difference_noise`]).
 pub(super) fn two_standard_errors_of_difference(se_a: f64, se_b: f64, same_images: bool) -> f64 {
     if same_images {
         2.0 * se_a.max(se_b)

@@ -159,14 +159,13 @@ pub fn compare_runs(runs: &[(&str, &History)], title: &str) -> Result<Figure> {
     )
 }
 
-/// [`compare_runs`] for run records (or runs' records), each labelled with its name.
-pub fn compare_records<R: std::borrow::Borrow<RunRecord>>(
-    records: &[R],
-    title: &str,
-) -> Result<Figure> {
+/// [`compare_runs`] for records, references to them or the session's runs (anything that is
+/// `AsRef<RunRecord>`, e.g. `&family`), each labelled with its name.
+pub fn compare_records<R: AsRef<RunRecord>>(records: &[R], title: &str) -> Result<Figure> {
     let runs: Vec<(&str, &History)> = records
         .iter()
-        .map(|r| (r.borrow().spec.name.as_str(), &r.borrow().history))
+        .map(AsRef::as_ref)
+        .map(|record| (record.spec.name.as_str(), &record.history))
         .collect();
     compare_runs(&runs, title)
 }

@@ -39,7 +39,7 @@ fn register_font() -> Result<()> {
                 .map_err(|_| "the bundled DejaVu Sans font could not be loaded".to_owned())
         })
         .clone()
-        .map_err(|e| Error::invalid("font", e))
+        .map_err(|e| Error::internal("preparing a figure's text", e))
 }
 
 pub(super) type DrawResult = std::result::Result<(), String>;
@@ -102,19 +102,35 @@ impl Figure {
         (self.width, self.height)
     }
 
+    /// Fills `area` white, draws on it with `draw` and presents it. A failure is the crate's:
+    /// the inputs were checked when the figure was made.
+    fn paint<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        draw: impl FnOnce(&DrawingArea<DB, Shift>) -> DrawResult,
+        format: &str,
+    ) -> Result<()> {
+        let failed = |reason: String| {
+            Error::internal(
+                format!(
+                    "drawing a {}x{} figure as {format}",
+                    self.width, self.height
+                ),
+                reason,
+            )
+        };
+        area.fill(&WHITE).map_err(|e| failed(drawing_error(e)))?;
+        draw(area).map_err(failed)?;
+        area.present().map_err(|e| failed(drawing_error(e)))
+    }
+
     /// The figure as RGB pixels, row-major.
     pub fn to_rgb(&self) -> Result<Vec<u8>> {
         let mut buffer = vec![0u8; (self.width * self.height * 3) as usize];
         {
             let area = BitMapBackend::with_buffer(&mut buffer, (self.width, self.height))
                 .into_drawing_area();
-            area.fill(&WHITE)
-                .map_err(|e| Error::invalid("figure", drawing_error(e)))?;
-            self.drawing
-                .bitmap(&area)
-                .map_err(|e| Error::invalid("figure", e))?;
-            area.present()
-                .map_err(|e| Error::invalid("figure", drawing_error(e)))?;
+            self.paint(&area, |area| self.drawing.bitmap(area), "pixels")?;
         }
         Ok(buffer)
     }
@@ -129,7 +145,7 @@ impl Figure {
         encoder
             .write_header()
             .and_then(|mut writer| writer.write_image_data(&rgb))
-            .map_err(|e| Error::invalid("PNG encoding", e.to_string()))?;
+            .map_err(|e| Error::internal("encoding a figure as PNG", e.to_string()))?;
         Ok(png_bytes)
     }
 
@@ -139,13 +155,7 @@ impl Figure {
         {
             let area =
                 SVGBackend::with_string(&mut svg, (self.width, self.height)).into_drawing_area();
-            area.fill(&WHITE)
-                .map_err(|e| Error::invalid("figure", drawing_error(e)))?;
-            self.drawing
-                .svg(&area)
-                .map_err(|e| Error::invalid("figure", e))?;
-            area.present()
-                .map_err(|e| Error::invalid("figure", drawing_error(e)))?;
+            self.paint(&area, |area| self.drawing.svg(area), "SVG")?;
         }
         Ok(svg)
     }
@@ -191,4 +201,40 @@ pub(super) fn blues(t: f64) -> RGBColor {
     let t = t.clamp(0.0, 1.0);
     let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
     RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A drawing that fails, as a plotters error would.
+    struct Failing;
+
+    impl Draw for Failing {
+        fn draw<DB: DrawingBackend>(&self, _: &DrawingArea<DB, Shift>) -> DrawResult {
+            Err("the backend refused a rectangle".into())
+        }
+    }
+
+    #[test]
+    fn a_figure_that_fails_to_draw_is_an_internal_error() {
+        let figure = Figure::new(100, 80, Failing).unwrap();
+        for error in [
+            figure.to_png().unwrap_err(),
+            figure.to_svg().map(|_| ()).unwrap_err(),
+            figure.evcxr_display_text().map(|_| ()).unwrap_err(),
+        ] {
+            assert!(matches!(error, Error::Internal { .. }), "{error:?}");
+            let text = error.to_string();
+            assert!(
+                text.contains("drawing a 100x80 figure as")
+                    && text.contains("the backend refused a rectangle"),
+                "{text}"
+            );
+        }
+        assert!(matches!(
+            Figure::new(10, 80, Failing).unwrap_err(),
+            Error::Invalid { .. }
+        ));
+    }
 }

@@ -233,7 +233,10 @@ pub fn gate_traces(
     let panels = match trace.cell {
         CellKind::Lstm => {
             let c = trace.cell_state.as_ref().ok_or_else(|| {
-                Error::invalid("step trace", "an LSTM trace without its cell state")
+                Error::internal(
+                    "drawing gate traces",
+                    "the LSTM's step trace has no cell state",
+                )
             })?;
             vec![
                 gate("input gate")?,
