@@ -1,6 +1,7 @@
 //! Classification metrics as scikit-learn computes them: the confusion matrix and the
 //! classification report (precision, recall, F1, support per class; accuracy; macro and
-//! weighted averages).
+//! weighted averages); the errors a matrix holds (its most frequent confusions, the weakest
+//! class).
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -47,6 +48,51 @@ impl ConfusionMatrix {
     pub fn total(&self) -> u64 {
         self.counts.iter().flatten().sum()
     }
+
+    /// Misclassified images: everything off the diagonal.
+    pub fn errors(&self) -> u64 {
+        let correct: u64 = (0..self.counts.len())
+            .map(|c| self.counts[c].get(c).copied().unwrap_or(0))
+            .sum();
+        self.total() - correct
+    }
+
+    /// The `n` largest off-diagonal cells that are not zero, count descending, ties by
+    /// (actual, predicted) ascending.
+    pub fn most_frequent_confusions(&self, n: usize) -> Vec<Confusion> {
+        let mut cells: Vec<Confusion> = self
+            .counts
+            .iter()
+            .enumerate()
+            .flat_map(|(actual, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(move |(predicted, &count)| Confusion {
+                        actual,
+                        predicted,
+                        count,
+                    })
+            })
+            .filter(|c| c.actual != c.predicted && c.count > 0)
+            .collect();
+        cells.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then((a.actual, a.predicted).cmp(&(b.actual, b.predicted)))
+        });
+        cells.truncate(n);
+        cells
+    }
+}
+
+/// One off-diagonal cell of a confusion matrix: `count` images of class `actual` were
+/// predicted as `predicted`. The class names are the matrix's `classes[actual]` and
+/// `classes[predicted]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confusion {
+    pub actual: usize,
+    pub predicted: usize,
+    pub count: u64,
 }
 
 /// One row of the report.
@@ -127,6 +173,11 @@ impl ClassificationReport {
             macro_avg,
             weighted_avg,
         }
+    }
+
+    /// The class with the lowest F1 (the first of equals); `None` without classes.
+    pub fn weakest_class(&self) -> Option<&ClassMetrics> {
+        self.classes.iter().min_by(|a, b| a.f1.total_cmp(&b.f1))
     }
 
     /// The report as scikit-learn prints it.
@@ -252,6 +303,42 @@ mod tests {
         assert!(ConfusionMatrix::new(&[0, 1], &[0], &names(2)).is_err());
         assert!(ConfusionMatrix::new(&[0, 2], &[0, 1], &names(2)).is_err());
         assert!(ConfusionMatrix::new(&[0, -1], &[0, 1], &names(2)).is_err());
+    }
+
+    /// A matrix from its counts, classes named by their index.
+    fn matrix(counts: Vec<Vec<u64>>) -> ConfusionMatrix {
+        ConfusionMatrix {
+            classes: names(counts.len()),
+            counts,
+        }
+    }
+
+    #[test]
+    fn confusions_by_count_then_by_cell() {
+        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
+        assert_eq!(m.errors(), 16);
+        let c = |actual, predicted, count| Confusion {
+            actual,
+            predicted,
+            count,
+        };
+        assert_eq!(
+            m.most_frequent_confusions(10),
+            vec![c(1, 0, 5), c(2, 0, 5), c(0, 1, 3), c(1, 2, 3)]
+        );
+        assert_eq!(m.most_frequent_confusions(1), vec![c(1, 0, 5)]);
+        assert!(matrix(vec![vec![4, 0], vec![0, 2]])
+            .most_frequent_confusions(3)
+            .is_empty());
+    }
+
+    #[test]
+    fn weakest_class_has_the_lowest_f1() {
+        let m = matrix(vec![vec![50, 3, 0], vec![5, 40, 3], vec![5, 0, 60]]);
+        let report = ClassificationReport::new(&m);
+        let weakest = report.weakest_class().unwrap();
+        assert_eq!(weakest.name, "1");
+        assert!(report.classes.iter().all(|c| c.f1 >= weakest.f1));
     }
 
     #[test]

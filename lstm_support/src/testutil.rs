@@ -101,3 +101,21 @@ pub fn run_record(
     record.finished_at = 0;
     record
 }
+
+/// What the session's `Run` is to analyses and figures, which may not import the session: a
+/// wrapper that holds a record and is `AsRef<RunRecord>`.
+pub struct RunLike {
+    pub record: crate::record::RunRecord,
+}
+
+impl From<crate::record::RunRecord> for RunLike {
+    fn from(record: crate::record::RunRecord) -> Self {
+        RunLike { record }
+    }
+}
+
+impl AsRef<crate::record::RunRecord> for RunLike {
+    fn as_ref(&self) -> &crate::record::RunRecord {
+        &self.record
+    }
+}

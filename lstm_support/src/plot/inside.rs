@@ -1,8 +1,14 @@
 //! Figures of what happens inside a recurrent layer: its gates and state over the 28 rows of
 //! a digit, and how far the loss's gradient reaches back through the steps.
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use tch::{Kind, Tensor};
 
-use super::*;
+use super::digit::{draw_digit, pixels_of};
+use super::figure::{blues, drawing_error, text_style, Draw, DrawResult, Figure, PALETTE};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::model::Model;
 use crate::nn::CellKind;
 
 /// Red (negative) to white (0) to blue (positive), for `t` in [-1, 1].
@@ -227,7 +233,10 @@ pub fn gate_traces(
     let panels = match trace.cell {
         CellKind::Lstm => {
             let c = trace.cell_state.as_ref().ok_or_else(|| {
-                Error::invalid("step trace", "an LSTM trace without its cell state")
+                Error::internal(
+                    "drawing gate traces",
+                    "the LSTM's step trace has no cell state",
+                )
             })?;
             vec![
                 gate("input gate")?,

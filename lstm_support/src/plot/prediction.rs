@@ -1,8 +1,14 @@
 //! One prediction: a digit beside the model's probability for each class (Keras' examples
 //! show `model.predict(x[:1])`).
+use plotters::coord::Shift;
+use plotters::prelude::*;
 use tch::Kind;
 
-use super::*;
+use super::digit::{draw_digit, pixels_of};
+use super::figure::{drawing_error, text_style, Draw, DrawResult, Figure, PALETTE};
+use crate::data::Dataset;
+use crate::error::Result;
+use crate::model::Model;
 
 struct Prediction {
     title: String,

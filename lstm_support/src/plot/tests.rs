@@ -1,7 +1,14 @@
 //! Every figure type rendered from small synthetic data: the PNG decodes, has the requested
 //! size and is not blank; the SVG is an SVG; evcxr gets a base64 PNG.
-use super::*;
-use crate::training::EpochMetrics;
+use super::{
+    accuracy_by_rows, compare_records, compare_runs, confusion_heatmap, gallery, gate_traces,
+    gradient_norms, history_curves, prediction, reading_row_by_row, Figure, GalleryItem,
+};
+use crate::metrics::ConfusionMatrix;
+use crate::model::Model;
+use crate::record::RunRecord;
+use crate::testutil::{run_record, RunLike};
+use crate::training::{EpochMetrics, History};
 
 fn history(n: usize) -> History {
     History {
@@ -75,6 +82,39 @@ fn run_comparison_renders() {
         0.02,
     );
     assert!(compare_runs(&[], "none").is_err());
+}
+
+#[test]
+fn records_and_runs_compare_as_their_histories() {
+    let records = [
+        run_record("LSTM 32", 8138, &[(0.9, 0.91), (0.95, 0.96)], 0.95, 20.0),
+        run_record("GRU 32", 6282, &[(0.8, 0.85), (0.9, 0.93)], 0.92, 30.0),
+    ];
+    let pixels = |figure: Figure| figure.to_rgb().unwrap();
+    let of_histories = pixels(
+        compare_runs(
+            &[
+                ("LSTM 32", &records[0].history),
+                ("GRU 32", &records[1].history),
+            ],
+            "family",
+        )
+        .unwrap(),
+    );
+    assert_eq!(
+        pixels(compare_records(&records, "family").unwrap()),
+        of_histories
+    );
+    let runs = records.clone().map(RunLike::from);
+    assert_eq!(
+        pixels(compare_records(&runs, "family").unwrap()),
+        of_histories
+    );
+    assert_eq!(
+        pixels(compare_records(&[&runs[0], &runs[1]], "family").unwrap()),
+        of_histories
+    );
+    assert!(compare_records::<RunRecord>(&[], "none").is_err());
 }
 
 #[test]

@@ -1,0 +1,24 @@
+//! Figures drawn with `plotters`: training curves, run comparisons, the confusion matrix,
+//! digit galleries, the "reading row by row" view and what happens inside a recurrent layer.
+//! Each is a [`Figure`]: the last expression of a notebook cell shows it inline (PNG), and it
+//! can be saved as PNG or SVG.
+mod confusion;
+mod curves;
+mod digit;
+mod figure;
+mod galleries;
+mod inside;
+mod line_chart;
+mod prediction;
+mod rows;
+
+pub use confusion::confusion_heatmap;
+pub use curves::{compare_records, compare_runs, history_curves};
+pub use figure::{Figure, PALETTE};
+pub use galleries::{digit_gallery, gallery, misclassified_gallery, GalleryItem};
+pub use inside::{gate_traces, gradient_norms};
+pub use prediction::prediction;
+pub use rows::{accuracy_by_rows, reading_row_by_row};
+
+#[cfg(test)]
+mod tests;
