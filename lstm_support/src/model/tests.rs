@@ -13,7 +13,8 @@ fn model(config: &ModelConfig) -> Model {
 fn assert_same_probabilities(a: &Model, b: &Model, images: &Tensor) {
     assert!(a
         .probabilities(images)
-        .allclose(&b.probabilities(images), 1e-6, 1e-7, false));
+        .unwrap()
+        .allclose(&b.probabilities(images).unwrap(), 1e-6, 1e-7, false));
 }
 
 #[test]
@@ -69,9 +70,10 @@ fn forward_shapes_and_probabilities() {
         ModelConfig::cnn_deep(),
     ] {
         let model = model(&config);
-        assert_eq!(model.forward_t(&images, true).size(), [4, 10]);
+        assert_eq!(model.forward_t(&images, true).unwrap().size(), [4, 10]);
         let sums = model
             .probabilities(&images)
+            .unwrap()
             .sum_dim_intlist(-1, false, Kind::Float);
         assert!(sums.allclose(
             &Tensor::ones([4], (Kind::Float, Device::Cpu)),
@@ -129,7 +131,7 @@ fn probabilities_by_rows_equal_the_answers_on_each_prefix() {
         // One pass gives what 28 separate passes over the first k rows give.
         let images = data.select(&[0, 2]).unwrap().images().shallow_clone();
         for k in [1usize, 14, 28] {
-            let prefix = model.probabilities(&images.narrow(1, 0, k as i64));
+            let prefix = model.probabilities(&images.narrow(1, 0, k as i64)).unwrap();
             for (item, rows) in by_rows.iter().enumerate() {
                 let want = Vec::<f32>::try_from(prefix.get(item as i64)).unwrap();
                 for (a, b) in want.iter().zip(&rows[k - 1]) {
@@ -329,7 +331,7 @@ fn the_step_trace_follows_the_lstm_equations_and_the_fused_kernel() {
     assert!(h_now.allclose(&trace.hidden.select(1, t), 1e-5, 1e-6, false));
     // The last h is what the model's (fused) forward pass hands to its head.
     let images = data.select(&[0, 3]).unwrap().images().shallow_clone();
-    let logits = model.forward_t(&images, false);
+    let logits = model.forward_t(&images, false).unwrap();
     let from_trace = model
         .network
         .head
