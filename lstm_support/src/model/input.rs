@@ -78,8 +78,9 @@ pub(super) fn check_images_shape(layout: &InputLayout, images: &Tensor) -> Resul
 fn expected_shape(layout: &InputLayout) -> String {
     match *layout {
         InputLayout::Sequence { steps, features } => format!(
-            "[batch, {steps}, {features}] (a batch of images of {steps} rows of {features} pixels; \
-             the first k rows alone: [batch, k, {features}])"
+            "[batch, {steps}, {features}] (a batch of images of {steps} rows of {features} {}; \
+             the first k rows alone: [batch, k, {features}])",
+            if features == 1 { "pixel" } else { "pixels" }
         ),
         InputLayout::Image {
             channels: 1,

@@ -11,10 +11,12 @@ fn model(config: &ModelConfig) -> Model {
 
 /// The two models give the same probabilities on `images` (a saved and loaded copy).
 fn assert_same_probabilities(a: &Model, b: &Model, images: &Tensor) {
-    assert!(a
-        .probabilities(images)
-        .unwrap()
-        .allclose(&b.probabilities(images).unwrap(), 1e-6, 1e-7, false));
+    assert!(a.probabilities(images).unwrap().allclose(
+        &b.probabilities(images).unwrap(),
+        1e-6,
+        1e-7,
+        false
+    ));
 }
 
 #[test]
@@ -397,4 +399,241 @@ fn hidden_gradient_norms_reach_back_through_time() {
     assert!(model(&ModelConfig::stacked(CellKind::Lstm, &[4, 4], 0.0))
         .hidden_gradient_norms(&data, 4)
         .is_err());
+}
+
+/// `size` random pixels of `kind`.
+fn images_of(size: &[i64], kind: Kind) -> Tensor {
+    Tensor::rand(size, (Kind::Float, Device::Cpu)).to_kind(kind)
+}
+
+fn images(size: &[i64]) -> Tensor {
+    images_of(size, Kind::Float)
+}
+
+/// The message of an error the call had to return.
+fn message<T: std::fmt::Debug>(result: Result<T>) -> String {
+    result.unwrap_err().to_string()
+}
+
+const SEQUENCE: &str = "invalid images: expected shape [batch, 28, 28] (a batch of images of 28 \
+                        rows of 28 pixels; the first k rows alone: [batch, k, 28]), got";
+
+/// No parameter has a gradient: a rejected step computed nothing.
+fn no_gradients(model: &Model) -> bool {
+    model.variables().values().all(|v| !v.grad().defined())
+}
+
+#[test]
+fn forward_t_says_which_images_it_takes() {
+    let _rng = crate::torch_rng_lock();
+    let lstm = model(&ModelConfig::lstm(8, 0.15));
+    // Wrong rank: one image without its batch dimension.
+    assert_eq!(
+        message(lstm.forward_t(&images(&[28, 28]), false)),
+        format!("{SEQUENCE} [28, 28]; for one image, make a batch of one: image.unsqueeze(0)")
+    );
+    // Wrong size: columns of 14 pixels, and more rows than an image has.
+    assert_eq!(
+        message(lstm.forward_t(&images(&[4, 28, 14]), true)),
+        format!("{SEQUENCE} [4, 28, 14]")
+    );
+    assert_eq!(
+        message(lstm.forward_t(&images(&[4, 29, 28]), false)),
+        format!("{SEQUENCE} [4, 29, 28]")
+    );
+    assert_eq!(
+        message(lstm.forward_t(&images(&[4, 1, 28, 28]), false)),
+        format!(
+            "{SEQUENCE} [4, 1, 28, 28]; a recurrent model takes no channel dimension: \
+             images.squeeze_dim(1)"
+        )
+    );
+    // Wrong kind.
+    assert_eq!(
+        message(lstm.forward_t(&images_of(&[4, 28, 28], Kind::Double), false)),
+        "invalid images: expected a tensor of kind Float (f32, as the weights), got Double: \
+         convert with images.to_kind(Kind::Float)"
+    );
+    // Empty, and no tensor at all.
+    assert_eq!(
+        message(lstm.forward_t(&images(&[0, 28, 28]), false)),
+        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    );
+    assert_eq!(
+        message(lstm.forward_t(&Tensor::new(), false)),
+        "invalid images: an undefined tensor (Tensor::new()); give a tensor of images"
+    );
+    // The first rows alone are fine.
+    assert_eq!(
+        lstm.forward_t(&images(&[4, 5, 28]), false).unwrap().size(),
+        [4, 10]
+    );
+}
+
+#[test]
+fn probabilities_say_which_images_they_take() {
+    let _rng = crate::torch_rng_lock();
+    let gru = model(&ModelConfig::recurrent(CellKind::Gru, 6, 0.0));
+    // Wrong rank: flattened images.
+    assert_eq!(
+        message(gru.probabilities(&images(&[3, 784]))),
+        format!("{SEQUENCE} [3, 784]; for flattened images: images.view([-1, 28, 28])")
+    );
+    assert_eq!(
+        message(gru.probabilities(&images(&[784]))),
+        format!("{SEQUENCE} [784]; for one flattened image: image.view([1, 28, 28])")
+    );
+    // Wrong size.
+    assert_eq!(
+        message(gru.probabilities(&images(&[3, 28, 27]))),
+        format!("{SEQUENCE} [3, 28, 27]")
+    );
+    // Wrong kind: raw pixels.
+    assert_eq!(
+        message(gru.probabilities(&images_of(&[3, 28, 28], Kind::Uint8))),
+        "invalid images: expected a tensor of kind Float (f32, as the weights), got Uint8: \
+         convert with images.to_kind(Kind::Float) / 255.0 (pixels in [0, 1])"
+    );
+    // Empty.
+    assert_eq!(
+        message(gru.probabilities(&images(&[0, 28, 28]))),
+        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    );
+}
+
+#[test]
+fn a_cnn_takes_images_with_or_without_their_channel() {
+    let _rng = crate::torch_rng_lock();
+    let cnn = model(&ModelConfig::cnn());
+    let batch = images(&[3, 28, 28]);
+    let with_channel = cnn.probabilities(&batch.unsqueeze(1)).unwrap();
+    assert!(with_channel.equal(&cnn.probabilities(&batch).unwrap()));
+    let expected = "invalid images: expected shape [batch, 28, 28] or [batch, 1, 28, 28] (a batch \
+                    of 28x28 images), got";
+    assert_eq!(
+        message(cnn.forward_t(&images(&[28, 28]), false)),
+        format!("{expected} [28, 28]; for one image, make a batch of one: image.unsqueeze(0)")
+    );
+    assert_eq!(
+        message(cnn.forward_t(&images(&[3, 3, 28, 28]), false)),
+        format!("{expected} [3, 3, 28, 28]")
+    );
+    assert_eq!(
+        message(cnn.probabilities(&images(&[0, 1, 28, 28]))),
+        "invalid images: an empty batch (shape [0, 1, 28, 28]); give at least one image"
+    );
+}
+
+#[test]
+fn training_step_checks_images_and_labels_before_computing() {
+    let _rng = crate::torch_rng_lock();
+    let lstm = model(&ModelConfig::lstm(6, 0.15));
+    let labels = Tensor::from_slice(&[0i64, 3, 9, 3]);
+    // Images: wrong rank, size, kind; empty.
+    assert_eq!(
+        message(lstm.training_step(&images(&[28, 28]), &labels)),
+        format!("{SEQUENCE} [28, 28]; for one image, make a batch of one: image.unsqueeze(0)")
+    );
+    assert_eq!(
+        message(lstm.training_step(&images(&[4, 28, 30]), &labels)),
+        format!("{SEQUENCE} [4, 28, 30]")
+    );
+    assert!(
+        message(lstm.training_step(&images_of(&[4, 28, 28], Kind::Half), &labels))
+            .contains("got Half: convert with images.to_kind(Kind::Float)")
+    );
+    assert_eq!(
+        message(lstm.training_step(&images(&[0, 28, 28]), &labels.narrow(0, 0, 0))),
+        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    );
+    // Labels: one-hot, too few, wrong kind, not a class.
+    let batch = images(&[4, 28, 28]);
+    assert_eq!(
+        message(lstm.training_step(&batch, &one_hot(&labels, 10))),
+        "invalid labels: expected shape [4] (one class index per image of the batch), got \
+         [4, 10]; for one-hot labels: labels.argmax(-1, false)"
+    );
+    assert_eq!(
+        message(lstm.training_step(&batch, &labels.narrow(0, 0, 3))),
+        "invalid labels: expected shape [4] (one class index per image of the batch), got [3]"
+    );
+    assert_eq!(
+        message(lstm.training_step(&batch, &labels.to_kind(Kind::Int))),
+        "invalid labels: expected class indices of kind Int64, got Int: convert with \
+         labels.to_kind(Kind::Int64)"
+    );
+    assert_eq!(
+        message(lstm.training_step(&batch, &Tensor::from_slice(&[0i64, 3, 10, -1]))),
+        "invalid labels: expected class indices from 0 to 9, got values from -1 to 10"
+    );
+    assert!(no_gradients(&lstm), "a rejected step computed gradients");
+    // The first rows alone train too.
+    assert!(lstm.training_step(&images(&[4, 7, 28]), &labels).is_ok());
+}
+
+#[test]
+fn training_step_autograd_checks_images_and_labels_before_computing() {
+    let _rng = crate::torch_rng_lock();
+    let cnn = model(&ModelConfig::cnn());
+    let labels = Tensor::from_slice(&[1i64, 2]);
+    let expected = "invalid images: expected shape [batch, 28, 28] or [batch, 1, 28, 28] (a batch \
+                    of 28x28 images), got";
+    assert_eq!(
+        message(cnn.training_step_autograd(&images(&[2, 784]), &labels)),
+        format!("{expected} [2, 784]; for flattened images: images.view([-1, 28, 28])")
+    );
+    assert_eq!(
+        message(cnn.training_step_autograd(&images(&[2, 28, 29]), &labels)),
+        format!("{expected} [2, 28, 29]")
+    );
+    assert_eq!(
+        message(cnn.training_step_autograd(&images_of(&[2, 28, 28], Kind::Uint8), &labels)),
+        "invalid images: expected a tensor of kind Float (f32, as the weights), got Uint8: \
+         convert with images.to_kind(Kind::Float) / 255.0 (pixels in [0, 1])"
+    );
+    assert_eq!(
+        message(cnn.training_step_autograd(&images(&[0, 28, 28]), &labels)),
+        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    );
+    assert_eq!(
+        message(cnn.training_step_autograd(&images(&[2, 28, 28]), &Tensor::new())),
+        "invalid labels: an undefined tensor (Tensor::new()); give one class index per image"
+    );
+    assert!(no_gradients(&cnn), "a rejected step computed gradients");
+}
+
+#[test]
+fn dataset_methods_check_that_the_model_takes_the_dataset() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(3, 7, false);
+    // A recurrent model reading one pixel a step cannot read 28x28 images.
+    let mut config = ModelConfig::lstm(4, 0.0);
+    config.input = InputLayout::Sequence {
+        steps: 784,
+        features: 1,
+    };
+    let pixels = model(&config);
+    let expected = "invalid images: expected shape [batch, 784, 1] (a batch of images of 784 \
+                    rows of 1 pixel; the first k rows alone: [batch, k, 1]), got [3, 28, 28]";
+    assert_eq!(message(pixels.predict(&data)), expected);
+    assert_eq!(message(pixels.loss_and_accuracy(&data)), expected);
+    assert_eq!(message(pixels.accuracy_by_rows(&data)), expected);
+    assert_eq!(message(pixels.probabilities_by_rows(&data, &[0])), expected);
+    assert_eq!(message(pixels.step_trace(&data, &[0])), expected);
+    assert_eq!(message(pixels.hidden_gradient_norms(&data, 2)), expected);
+    assert_eq!(
+        message(pixels.evaluate(&crate::data::TestSet::from_dataset(
+            crate::testutil::synthetic(2, 1, false)
+        ))),
+        expected.replace("[3, 28, 28]", "[2, 28, 28]")
+    );
+    let lstm = model(&ModelConfig::lstm(4, 0.0));
+    assert_eq!(
+        message(lstm.hidden_gradient_norms(&data, 0)),
+        "invalid count: 0 items of a dataset of 3; give at least 1 item"
+    );
+    assert_eq!(
+        message(lstm.probabilities_by_rows(&data, &[3])),
+        "invalid index: 3 is outside a dataset of 3 items"
+    );
 }
