@@ -7,6 +7,7 @@ first. Only `Kernel` needs jupyter_client, which it imports when one starts.
 """
 import os
 import queue
+import sys
 import time
 from pathlib import Path
 
@@ -158,3 +159,19 @@ class Kernel:
     def shutdown(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+
+
+def run_kernel_test(env: dict, test) -> int:
+    """Runs `test(kernel)` in a fresh kernel started with `env`; an AssertionError or a
+    TimeoutError is the test failing. Returns the exit status: 0, or 1 after printing why and
+    the end of what the kernel printed."""
+    kernel = Kernel(env)
+    try:
+        test(kernel)
+        return 0
+    except (AssertionError, TimeoutError) as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        print("--- kernel output so far:\n" + kernel.tail(), file=sys.stderr)
+        return 1
+    finally:
+        kernel.shutdown()

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nbtools import DEP_LINE, PANIC_MARKS, Kernel, quick_env  # noqa: E402
+from nbtools import DEP_LINE, PANIC_MARKS, Kernel, quick_env, run_kernel_test  # noqa: E402
 
 SETUP = [
     DEP_LINE,
@@ -47,33 +47,28 @@ STILL_THERE = (
 GONE = 'println!("{}", wrong_shape.size().len());'
 
 
+def wrong_shape(kernel: Kernel) -> None:
+    kernel.run_all(SETUP)
+    _, printed = kernel.execute(WRONG_SHAPE, wait_for=MESSAGE)
+    assert MESSAGE in printed, f"the cell did not print the crate's message:\n{printed}"
+    marks = [mark for mark in PANIC_MARKS if mark in printed]
+    assert not marks, f"the cell printed a panic ({', '.join(marks)}):\n{printed}"
+    assert "not reached" not in printed, f"the cell went on after the error:\n{printed}"
+    print(f"    the wrong shape says: {printed.strip().splitlines()[-1]}", flush=True)
+
+    status, printed = kernel.execute(STILL_THERE)
+    assert status == "ok", f"the earlier variables are gone after the error ({status}):\n{printed}"
+    assert "defined before the error; 8138 parameters" in printed, printed
+    assert "probabilities of shape 2" in printed, printed
+    status, printed = kernel.execute(GONE)
+    assert status != "ok", f"the failed cell's variable survived its error:\n{printed}"
+    print("ok: a wrong shape is an error value with the crate's message; the earlier variables "
+          "and the model survive it, the failed cell's are dropped", flush=True)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="error-values-runs-") as runs:
-        kernel = Kernel(quick_env(Path(runs)))
-        try:
-            kernel.run_all(SETUP)
-            status, printed = kernel.execute(WRONG_SHAPE, wait_for=MESSAGE)
-            assert MESSAGE in printed, f"the cell did not print the crate's message:\n{printed}"
-            marks = [mark for mark in PANIC_MARKS if mark in printed]
-            assert not marks, f"the cell printed a panic ({', '.join(marks)}):\n{printed}"
-            assert "not reached" not in printed, f"the cell went on after the error:\n{printed}"
-            print(f"    the wrong shape says: {printed.strip().splitlines()[-1]}", flush=True)
-
-            status, printed = kernel.execute(STILL_THERE)
-            assert status == "ok", f"the earlier variables are gone after the error ({status}):\n{printed}"
-            assert "defined before the error; 8138 parameters" in printed, printed
-            assert "probabilities of shape 2" in printed, printed
-            status, printed = kernel.execute(GONE)
-            assert status != "ok", f"the failed cell's variable survived its error:\n{printed}"
-            print("ok: a wrong shape is an error value with the crate's message; the earlier variables "
-                  "and the model survive it, the failed cell's are dropped", flush=True)
-            return 0
-        except (AssertionError, TimeoutError) as error:
-            print(f"FAILED: {error}", file=sys.stderr)
-            print("--- kernel output so far:\n" + kernel.tail(), file=sys.stderr)
-            return 1
-        finally:
-            kernel.shutdown()
+        return run_kernel_test(quick_env(Path(runs)), wrong_shape)
 
 
 if __name__ == "__main__":

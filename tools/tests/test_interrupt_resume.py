@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from nbtools import DEP_LINE, Kernel, quick_env  # noqa: E402
+from nbtools import DEP_LINE, Kernel, quick_env, run_kernel_test  # noqa: E402
 
 # QUICK=1: 2,400 training rows in batches of 128 make 19 batches an epoch; batch 25 is in the
 # second (and last) epoch.
@@ -51,8 +51,8 @@ def record_of(runs_dir: Path) -> dict:
 def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="interrupt-test-"))
     interrupted_runs, reference_runs = scratch / "interrupted", scratch / "reference"
-    kernel = Kernel(quick_env(interrupted_runs))
-    try:
+
+    def interrupt_and_resume(kernel: Kernel) -> None:
         kernel.run_all(SETUP)
         # The pause point is read once per evcxr subprocess: set it in this one only.
         kernel.run_all([f'unsafe {{ std::env::set_var("LSTM_SUPPORT_PAUSE_AT", "{PAUSE_AT}") }};'])
@@ -98,13 +98,8 @@ def main() -> int:
             f"accuracy {resumed['test']['accuracy']:.4f} equal to an uninterrupted run",
             flush=True,
         )
-        return 0
-    except (AssertionError, TimeoutError) as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        print("--- kernel output so far:\n" + kernel.tail(), file=sys.stderr)
-        return 1
-    finally:
-        kernel.shutdown()
+
+    return run_kernel_test(quick_env(interrupted_runs), interrupt_and_resume)
 
 
 if __name__ == "__main__":

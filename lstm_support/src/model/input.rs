@@ -167,18 +167,5 @@ pub(super) fn check_labels(labels: &Tensor, batch: i64, num_classes: usize) -> R
             format!("expected class indices of kind Int64, got {kind:?}: convert with labels.to_kind(Kind::Int64)"),
         ));
     }
-    let (min, max) = (
-        labels.f_min()?.f_int64_value(&[])?,
-        labels.f_max()?.f_int64_value(&[])?,
-    );
-    if min < 0 || max >= num_classes as i64 {
-        return Err(Error::invalid(
-            "labels",
-            format!(
-                "expected class indices from 0 to {}, got values from {min} to {max}",
-                num_classes - 1
-            ),
-        ));
-    }
-    Ok(())
+    crate::data::check_classes(labels, num_classes)
 }

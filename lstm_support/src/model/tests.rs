@@ -415,8 +415,47 @@ fn message<T: std::fmt::Debug>(result: Result<T>) -> String {
     result.unwrap_err().to_string()
 }
 
-const SEQUENCE: &str = "invalid images: expected shape [batch, 28, 28] (a batch of images of 28 \
-                        rows of 28 pixels; the first k rows alone: [batch, k, 28]), got";
+/// `call` returns, for images of each case's size and kind, the case's message.
+fn assert_rejects<T: std::fmt::Debug>(
+    call: impl Fn(&Tensor) -> Result<T>,
+    cases: &[(&[i64], Kind, String)],
+) {
+    for (size, kind, expected) in cases {
+        let got = message(call(&images_of(size, *kind)));
+        assert_eq!(&got, expected, "images {size:?} of {kind:?}");
+    }
+}
+
+/// What a recurrent model on 28x28 images says for images of shape `got`.
+fn sequence_shape(got: &str) -> String {
+    format!(
+        "invalid images: expected shape [batch, 28, 28] (a batch of images of 28 rows of 28 \
+         pixels; the first k rows alone: [batch, k, 28]), got {got}"
+    )
+}
+
+/// What a CNN on 28x28 images of one channel says for images of shape `got`.
+fn image_shape(got: &str) -> String {
+    format!(
+        "invalid images: expected shape [batch, 28, 28] or [batch, 1, 28, 28] (a batch of 28x28 \
+         images), got {got}"
+    )
+}
+
+fn empty_batch(shape: &str) -> String {
+    format!("invalid images: an empty batch (shape {shape}); give at least one image")
+}
+
+fn not_float(kind: &str, conversion: &str) -> String {
+    format!(
+        "invalid images: expected a tensor of kind Float (f32, as the weights), got {kind}: \
+         convert with {conversion}"
+    )
+}
+
+const ONE_IMAGE: &str = "; for one image, make a batch of one: image.unsqueeze(0)";
+const FLATTENED: &str = "; for flattened images: images.view([-1, 28, 28])";
+const RAW_PIXELS: &str = "images.to_kind(Kind::Float) / 255.0 (pixels in [0, 1])";
 
 /// No parameter has a gradient: a rejected step computed nothing.
 fn no_gradients(model: &Model) -> bool {
@@ -427,40 +466,34 @@ fn no_gradients(model: &Model) -> bool {
 fn forward_t_says_which_images_it_takes() {
     let _rng = crate::torch_rng_lock();
     let lstm = model(&ModelConfig::lstm(8, 0.15));
-    // Wrong rank: one image without its batch dimension.
-    assert_eq!(
-        message(lstm.forward_t(&images(&[28, 28]), false)),
-        format!("{SEQUENCE} [28, 28]; for one image, make a batch of one: image.unsqueeze(0)")
-    );
-    // Wrong size: columns of 14 pixels, and more rows than an image has.
-    assert_eq!(
-        message(lstm.forward_t(&images(&[4, 28, 14]), true)),
-        format!("{SEQUENCE} [4, 28, 14]")
-    );
-    assert_eq!(
-        message(lstm.forward_t(&images(&[4, 29, 28]), false)),
-        format!("{SEQUENCE} [4, 29, 28]")
-    );
-    assert_eq!(
-        message(lstm.forward_t(&images(&[4, 1, 28, 28]), false)),
-        format!(
-            "{SEQUENCE} [4, 1, 28, 28]; a recurrent model takes no channel dimension: \
-             images.squeeze_dim(1)"
-        )
-    );
-    // Wrong kind.
-    assert_eq!(
-        message(lstm.forward_t(&images_of(&[4, 28, 28], Kind::Double), false)),
-        "invalid images: expected a tensor of kind Float (f32, as the weights), got Double: \
-         convert with images.to_kind(Kind::Float)"
-    );
-    // Empty, and no tensor at all.
-    assert_eq!(
-        message(lstm.forward_t(&images(&[0, 28, 28]), false)),
-        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    let squeeze = "; a recurrent model takes no channel dimension: images.squeeze_dim(1)";
+    assert_rejects(
+        |images| lstm.forward_t(images, false),
+        &[
+            // Wrong rank: one image without its batch dimension, a channel dimension.
+            (
+                &[28, 28],
+                Kind::Float,
+                sequence_shape(&format!("[28, 28]{ONE_IMAGE}")),
+            ),
+            (
+                &[4, 1, 28, 28],
+                Kind::Float,
+                sequence_shape(&format!("[4, 1, 28, 28]{squeeze}")),
+            ),
+            // Wrong size: rows of 14 pixels, more rows than an image has.
+            (&[4, 28, 14], Kind::Float, sequence_shape("[4, 28, 14]")),
+            (&[4, 29, 28], Kind::Float, sequence_shape("[4, 29, 28]")),
+            (
+                &[4, 28, 28],
+                Kind::Double,
+                not_float("Double", "images.to_kind(Kind::Float)"),
+            ),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
     );
     assert_eq!(
-        message(lstm.forward_t(&Tensor::new(), false)),
+        message(lstm.forward_t(&Tensor::new(), true)),
         "invalid images: an undefined tensor (Tensor::new()); give a tensor of images"
     );
     // The first rows alone are fine.
@@ -474,30 +507,24 @@ fn forward_t_says_which_images_it_takes() {
 fn probabilities_say_which_images_they_take() {
     let _rng = crate::torch_rng_lock();
     let gru = model(&ModelConfig::recurrent(CellKind::Gru, 6, 0.0));
-    // Wrong rank: flattened images.
-    assert_eq!(
-        message(gru.probabilities(&images(&[3, 784]))),
-        format!("{SEQUENCE} [3, 784]; for flattened images: images.view([-1, 28, 28])")
-    );
-    assert_eq!(
-        message(gru.probabilities(&images(&[784]))),
-        format!("{SEQUENCE} [784]; for one flattened image: image.view([1, 28, 28])")
-    );
-    // Wrong size.
-    assert_eq!(
-        message(gru.probabilities(&images(&[3, 28, 27]))),
-        format!("{SEQUENCE} [3, 28, 27]")
-    );
-    // Wrong kind: raw pixels.
-    assert_eq!(
-        message(gru.probabilities(&images_of(&[3, 28, 28], Kind::Uint8))),
-        "invalid images: expected a tensor of kind Float (f32, as the weights), got Uint8: \
-         convert with images.to_kind(Kind::Float) / 255.0 (pixels in [0, 1])"
-    );
-    // Empty.
-    assert_eq!(
-        message(gru.probabilities(&images(&[0, 28, 28]))),
-        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    let one_flattened = "; for one flattened image: image.view([1, 28, 28])";
+    assert_rejects(
+        |images| gru.probabilities(images),
+        &[
+            (
+                &[3, 784],
+                Kind::Float,
+                sequence_shape(&format!("[3, 784]{FLATTENED}")),
+            ),
+            (
+                &[784],
+                Kind::Float,
+                sequence_shape(&format!("[784]{one_flattened}")),
+            ),
+            (&[3, 28, 27], Kind::Float, sequence_shape("[3, 28, 27]")),
+            (&[3, 28, 28], Kind::Uint8, not_float("Uint8", RAW_PIXELS)),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
     );
 }
 
@@ -508,19 +535,17 @@ fn a_cnn_takes_images_with_or_without_their_channel() {
     let batch = images(&[3, 28, 28]);
     let with_channel = cnn.probabilities(&batch.unsqueeze(1)).unwrap();
     assert!(with_channel.equal(&cnn.probabilities(&batch).unwrap()));
-    let expected = "invalid images: expected shape [batch, 28, 28] or [batch, 1, 28, 28] (a batch \
-                    of 28x28 images), got";
-    assert_eq!(
-        message(cnn.forward_t(&images(&[28, 28]), false)),
-        format!("{expected} [28, 28]; for one image, make a batch of one: image.unsqueeze(0)")
-    );
-    assert_eq!(
-        message(cnn.forward_t(&images(&[3, 3, 28, 28]), false)),
-        format!("{expected} [3, 3, 28, 28]")
-    );
-    assert_eq!(
-        message(cnn.probabilities(&images(&[0, 1, 28, 28]))),
-        "invalid images: an empty batch (shape [0, 1, 28, 28]); give at least one image"
+    assert_rejects(
+        |images| cnn.forward_t(images, false),
+        &[
+            (
+                &[28, 28],
+                Kind::Float,
+                image_shape(&format!("[28, 28]{ONE_IMAGE}")),
+            ),
+            (&[3, 3, 28, 28], Kind::Float, image_shape("[3, 3, 28, 28]")),
+            (&[0, 1, 28, 28], Kind::Float, empty_batch("[0, 1, 28, 28]")),
+        ],
     );
 }
 
@@ -529,43 +554,47 @@ fn training_step_checks_images_and_labels_before_computing() {
     let _rng = crate::torch_rng_lock();
     let lstm = model(&ModelConfig::lstm(6, 0.15));
     let labels = Tensor::from_slice(&[0i64, 3, 9, 3]);
-    // Images: wrong rank, size, kind; empty.
-    assert_eq!(
-        message(lstm.training_step(&images(&[28, 28]), &labels)),
-        format!("{SEQUENCE} [28, 28]; for one image, make a batch of one: image.unsqueeze(0)")
-    );
-    assert_eq!(
-        message(lstm.training_step(&images(&[4, 28, 30]), &labels)),
-        format!("{SEQUENCE} [4, 28, 30]")
-    );
-    assert!(
-        message(lstm.training_step(&images_of(&[4, 28, 28], Kind::Half), &labels))
-            .contains("got Half: convert with images.to_kind(Kind::Float)")
-    );
-    assert_eq!(
-        message(lstm.training_step(&images(&[0, 28, 28]), &labels.narrow(0, 0, 0))),
-        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    assert_rejects(
+        |images| lstm.training_step(images, &labels),
+        &[
+            (
+                &[28, 28],
+                Kind::Float,
+                sequence_shape(&format!("[28, 28]{ONE_IMAGE}")),
+            ),
+            (&[4, 28, 30], Kind::Float, sequence_shape("[4, 28, 30]")),
+            (
+                &[4, 28, 28],
+                Kind::Half,
+                not_float("Half", "images.to_kind(Kind::Float)"),
+            ),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
     );
     // Labels: one-hot, too few, wrong kind, not a class.
     let batch = images(&[4, 28, 28]);
-    assert_eq!(
-        message(lstm.training_step(&batch, &one_hot(&labels, 10))),
-        "invalid labels: expected shape [4] (one class index per image of the batch), got \
-         [4, 10]; for one-hot labels: labels.argmax(-1, false)"
-    );
-    assert_eq!(
-        message(lstm.training_step(&batch, &labels.narrow(0, 0, 3))),
-        "invalid labels: expected shape [4] (one class index per image of the batch), got [3]"
-    );
-    assert_eq!(
-        message(lstm.training_step(&batch, &labels.to_kind(Kind::Int))),
-        "invalid labels: expected class indices of kind Int64, got Int: convert with \
-         labels.to_kind(Kind::Int64)"
-    );
-    assert_eq!(
-        message(lstm.training_step(&batch, &Tensor::from_slice(&[0i64, 3, 10, -1]))),
-        "invalid labels: expected class indices from 0 to 9, got values from -1 to 10"
-    );
+    let shape = "invalid labels: expected shape [4] (one class index per image of the batch), got";
+    let cases = [
+        (
+            one_hot(&labels, 10),
+            format!("{shape} [4, 10]; for one-hot labels: labels.argmax(-1, false)"),
+        ),
+        (labels.narrow(0, 0, 3), format!("{shape} [3]")),
+        (
+            labels.to_kind(Kind::Int),
+            "invalid labels: expected class indices of kind Int64, got Int: convert with \
+             labels.to_kind(Kind::Int64)"
+                .to_owned(),
+        ),
+        (
+            Tensor::from_slice(&[0i64, 3, 10, -1]),
+            "invalid labels: expected class indices from 0 to 9, got values from -1 to 10"
+                .to_owned(),
+        ),
+    ];
+    for (wrong, expected) in cases {
+        assert_eq!(message(lstm.training_step(&batch, &wrong)), expected);
+    }
     assert!(no_gradients(&lstm), "a rejected step computed gradients");
     // The first rows alone train too.
     assert!(lstm.training_step(&images(&[4, 7, 28]), &labels).is_ok());
@@ -576,24 +605,18 @@ fn training_step_autograd_checks_images_and_labels_before_computing() {
     let _rng = crate::torch_rng_lock();
     let cnn = model(&ModelConfig::cnn());
     let labels = Tensor::from_slice(&[1i64, 2]);
-    let expected = "invalid images: expected shape [batch, 28, 28] or [batch, 1, 28, 28] (a batch \
-                    of 28x28 images), got";
-    assert_eq!(
-        message(cnn.training_step_autograd(&images(&[2, 784]), &labels)),
-        format!("{expected} [2, 784]; for flattened images: images.view([-1, 28, 28])")
-    );
-    assert_eq!(
-        message(cnn.training_step_autograd(&images(&[2, 28, 29]), &labels)),
-        format!("{expected} [2, 28, 29]")
-    );
-    assert_eq!(
-        message(cnn.training_step_autograd(&images_of(&[2, 28, 28], Kind::Uint8), &labels)),
-        "invalid images: expected a tensor of kind Float (f32, as the weights), got Uint8: \
-         convert with images.to_kind(Kind::Float) / 255.0 (pixels in [0, 1])"
-    );
-    assert_eq!(
-        message(cnn.training_step_autograd(&images(&[0, 28, 28]), &labels)),
-        "invalid images: an empty batch (shape [0, 28, 28]); give at least one image"
+    assert_rejects(
+        |images| cnn.training_step_autograd(images, &labels),
+        &[
+            (
+                &[2, 784],
+                Kind::Float,
+                image_shape(&format!("[2, 784]{FLATTENED}")),
+            ),
+            (&[2, 28, 29], Kind::Float, image_shape("[2, 28, 29]")),
+            (&[2, 28, 28], Kind::Uint8, not_float("Uint8", RAW_PIXELS)),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
     );
     assert_eq!(
         message(cnn.training_step_autograd(&images(&[2, 28, 28]), &Tensor::new())),
