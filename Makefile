@@ -79,14 +79,16 @@ test: setup
 		--output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
 	@$(PYTHON) tools/check_notebooks.py target/notebooks-quick/*.ipynb
 	@echo "==> Handouts: up to date, each stops at its first exercise with that exercise's task"
-	@$(PYTHON) tools/test_handouts.py notebooks/handouts/*.ipynb
+	@$(PYTHON) tools/tests/test_handouts.py notebooks/handouts/*.ipynb
 	@echo "==> Interrupting a training cell in the real kernel, then re-running: it must resume"
-	@$(PYTHON) tools/test_interrupt_resume.py
+	@$(PYTHON) tools/tests/test_interrupt_resume.py
+	@echo "==> A wrong input in the real kernel: an error value saying what was expected, no panic, variables kept"
+	@$(PYTHON) tools/tests/test_error_values.py
 
 # JupyterLab from .venv, driven by Playwright (PyPI) in Debian's chromium (no browser download).
 test-lab: setup chromium
 	@echo "==> JupyterLab in chromium: notebook 00, all cells, figures rendered (screenshot in target/test-lab/)"
-	@$(PYTHON) tools/test_lab.py
+	@$(PYTHON) tools/tests/test_lab.py
 
 chromium:
 	@if ! command -v chromium >/dev/null; then \

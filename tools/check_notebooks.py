@@ -15,6 +15,8 @@ import re
 import sys
 from pathlib import Path
 
+from nbtools import output_text
+
 MAX_LINES = 8
 FORBIDDEN = [
     (re.compile(r"\.unwrap\(\)|\.expect\(|\bpanic!|\bunreachable!|\btodo!"), "unwrap/expect/panic"),
@@ -22,15 +24,6 @@ FORBIDDEN = [
 ]
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:work|root|home|tmp|usr|opt|mnt|srv|var)/")
 DEBUG_STRUCT = re.compile(r"\b[A-Z][A-Za-z]+ \{ [a-z_]+: ")
-
-
-def output_text(output):
-    if "text" in output:
-        return "".join(output["text"])
-    data = output.get("data", {})
-    parts = [data.get(kind, "") for kind in ("text/plain", "text/html", "text/markdown")]
-    parts += output.get("traceback", [])
-    return "".join("".join(p) if isinstance(p, list) else p for p in parts)
 
 
 def problems(path):

@@ -29,11 +29,11 @@ from nbconvert.preprocessors import ClearOutputPreprocessor
 from nbgrader.preprocessors import ClearSolutions
 from traitlets.config import Config
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "notebooks"))
+from nbtools import DEP_LINE, NOTEBOOKS, write_atomically
+
+sys.path.insert(0, str(NOTEBOOKS))
 from nbgrader_config import configure_clear_solutions  # noqa: E402  (one definition for both tools)
 
-DEP_LINE = ':dep lstm_support = { path = "../lstm_support" }'
 HANDOUT_DEP_LINE = ':dep lstm_support = { path = "../../lstm_support" }'
 
 
@@ -60,6 +60,11 @@ def handout(notebook):
     return notebook
 
 
+def handout_text(notebook) -> str:
+    """The handout of `notebook` as `make handouts` writes it."""
+    return json.dumps(handout(notebook), indent=1, ensure_ascii=False) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="+", type=Path)
@@ -74,11 +79,7 @@ def main() -> int:
         exercises = sum(c.cell_type == "code" for c in solutions)
         written = len(solutions) - exercises
         target = args.out / path.name
-        text = json.dumps(handout(notebook), indent=1, ensure_ascii=False) + "\n"
-        # Written whole, then renamed: never a half-written handout.
-        partial = target.with_suffix(".ipynb.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(target)
+        write_atomically(target, handout_text(notebook))
         print(f"{target}: {exercises} exercises, {written} written answers")
     return 0
 

@@ -12,7 +12,6 @@ notebook on disk is left as it was, the failing cell and its error are printed, 
 status is non-zero.
 """
 import argparse
-import os
 import sys
 import threading
 import time
@@ -23,42 +22,15 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 
+from nbtools import KERNEL, output_text, returned_error, write_atomically
+
 # A silent cell gets a "still running" line this often.
 HEARTBEAT_SECONDS = 60
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def minutes(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-# What lstm_support::exercise prints on stdout when an exercise is unfinished or a check fails.
-EXERCISE_LINES = ("exercise not done yet: ", "check failed: ")
-
-
-def returned_error(cell) -> str | None:
-    """The error a cell returned with `?`, if any. evcxr prints such an error on the cell's
-    stderr and reports the execution itself as successful, so Jupyter (and nbclient) would go
-    on to the next cell; the crate and the notebooks write nothing else to stderr (progress
-    goes to stdout), so any text there is that error. evcxr forwards stderr on its own
-    schedule, though, and a line can arrive after the cell has finished: the exercise stubs and
-    checks therefore also print their message on stdout, which arrives with the cell."""
-    def stream(name):
-        return "".join(
-            "".join(output.get("text", ""))
-            for output in cell.get("outputs", [])
-            if output.get("output_type") == "stream" and output.get("name") == name
-        )
-
-    exercise = [line for line in stream("stdout").splitlines() if line.startswith(EXERCISE_LINES)]
-    text = stream("stderr").strip() or "\n".join(exercise)
-    return text or None
 
 
 class ProgressClient(NotebookClient):
@@ -146,10 +118,7 @@ def show_failure(notebook, index: int | None, error: Exception) -> None:
     print(failing.source, file=sys.stderr)
     print("--- its output:", file=sys.stderr)
     for output in failing.get("outputs", []):
-        text = output.get("text") or "\n".join(output.get("traceback", [])) or output.get("evalue", "")
-        if not text and "data" in output:
-            text = output["data"].get("text/plain", "")
-        print(text, file=sys.stderr)
+        print(output_text(output, mimetypes=("text/plain",)), file=sys.stderr)
 
 
 def run(path: Path, kernel: str, timeout: int, out_dir: Path | None, html_dir: Path) -> tuple[bool, float]:
@@ -193,7 +162,7 @@ def run(path: Path, kernel: str, timeout: int, out_dir: Path | None, html_dir: P
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--kernel", default="rust-lstm")
+    parser.add_argument("--kernel", default=KERNEL)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell")
     parser.add_argument("--output-dir", type=Path, help="write executed notebooks here, not in place")
     parser.add_argument("--html-dir", type=Path, default=Path("notebooks/html"))

@@ -57,7 +57,7 @@ pub fn check_in_pytorch(
         ));
     }
     let images = data.take(count).images().to_device(Device::Cpu);
-    let expected = model.probabilities(&images).to_device(Device::Cpu);
+    let expected = model.probabilities(&images)?.to_device(Device::Cpu);
     let check_file = model_file.with_file_name("pytorch-check.safetensors");
     Tensor::write_safetensors(&[("images", &images), ("expected", &expected)], &check_file)?;
     let output = Command::new(&python)

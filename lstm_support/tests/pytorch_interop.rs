@@ -37,7 +37,7 @@ fn pytorch_loads_the_model_file_and_gives_the_same_predictions() {
             let _ = tch::no_grad(|| var.f_add_(&noise)).unwrap();
         }
         let images = Tensor::rand([5, 28, 28], (Kind::Float, Device::Cpu));
-        let expected = model.probabilities(&images);
+        let expected = model.probabilities(&images).unwrap();
         let model_path = dir.path().join(format!("model{i}.safetensors"));
         let check_path = dir.path().join(format!("check{i}.safetensors"));
         model.save(&model_path).unwrap();

@@ -273,7 +273,7 @@ fn measure(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
         let xs = images.narrow(0, offset, batch);
         let ys = labels.narrow(0, offset, batch);
         if mode == Mode::Eval {
-            let logits = tch::no_grad(|| model.forward_t(&xs, false));
+            let logits = tch::no_grad(|| model.forward_t(&xs, false))?;
             let _ = logits.argmax(-1, false);
             continue;
         }

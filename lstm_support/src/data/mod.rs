@@ -25,6 +25,27 @@ use crate::rng::SplitMix64;
 /// Image side in pixels; every image is a sequence of `ROWS` time steps of `ROWS` features.
 pub const ROWS: usize = 28;
 
+/// Checks that int64 `labels` are class indices, in `0..num_classes` (none is fine).
+pub(crate) fn check_classes(labels: &Tensor, num_classes: usize) -> Result<()> {
+    if labels.numel() == 0 {
+        return Ok(());
+    }
+    let (min, max) = (
+        labels.f_min()?.f_int64_value(&[])?,
+        labels.f_max()?.f_int64_value(&[])?,
+    );
+    if min < 0 || max >= num_classes as i64 {
+        return Err(Error::invalid(
+            "labels",
+            format!(
+                "expected class indices from 0 to {}, got values from {min} to {max}",
+                num_classes.saturating_sub(1)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Images and labels held as tensors on the CPU.
 #[derive(Debug)]
 pub struct Dataset {
@@ -57,18 +78,7 @@ impl Dataset {
             ));
         }
         let labels = labels.to_kind(Kind::Int64);
-        if labels.numel() > 0 {
-            let (min, max) = (labels.min().int64_value(&[]), labels.max().int64_value(&[]));
-            if min < 0 || max >= num_classes as i64 {
-                return Err(Error::invalid(
-                    "labels",
-                    format!(
-                        "values from {min} to {max}, expected 0 to {}",
-                        num_classes - 1
-                    ),
-                ));
-            }
-        }
+        check_classes(&labels, num_classes)?;
         Ok(Dataset {
             images: images.to_kind(Kind::Float),
             labels,

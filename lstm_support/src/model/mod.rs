@@ -11,6 +11,7 @@
 //! # Ok::<(), lstm_support::Error>(())
 //! ```
 mod config;
+mod input;
 mod network;
 mod summary;
 mod weights;
@@ -121,18 +122,35 @@ impl Model {
         Summary::new(self)
     }
 
-    /// Logits `[B, num_classes]` for images `[B, 28, 28]` on the model's device; with `train`,
-    /// dropout is on (as in tch's `forward_t`).
-    pub fn forward_t(&self, images: &Tensor, train: bool) -> Tensor {
-        self.network.forward_t(images, train)
+    /// Logits `[B, num_classes]` for images `[B, 28, 28]` (a CNN also takes `[B, 1, 28, 28]`;
+    /// a recurrent model the first k rows alone, `[B, k, 28]`), moved to the model's device;
+    /// with `train`, dropout is on (as in tch's `forward_t`). Errors, saying what it expected,
+    /// for images of another shape or kind, or none.
+    pub fn forward_t(&self, images: &Tensor, train: bool) -> Result<Tensor> {
+        let images = self.images_on_device(images)?;
+        Ok(self.network.forward_t(&images, train))
     }
 
-    /// Class probabilities `[B, num_classes]` for images `[B, 28, 28]`, evaluation mode.
-    pub fn probabilities(&self, images: &Tensor) -> Tensor {
-        tch::no_grad(|| {
-            self.forward_t(&images.to_device(self.device()), false)
+    /// Class probabilities `[B, num_classes]` for images as [`Model::forward_t`] takes them,
+    /// evaluation mode.
+    pub fn probabilities(&self, images: &Tensor) -> Result<Tensor> {
+        let images = self.images_on_device(images)?;
+        Ok(tch::no_grad(|| {
+            self.network
+                .forward_t(&images, false)
                 .softmax(-1, Kind::Float)
-        })
+        }))
+    }
+
+    /// `images` on the model's device, once they are checked to be what the model takes.
+    fn images_on_device(&self, images: &Tensor) -> Result<Tensor> {
+        input::check_images(&self.config.input, images)?;
+        Ok(images.to_device(self.device()))
+    }
+
+    /// Checks that `data`'s images have a shape the model takes.
+    fn check_dataset(&self, data: &Dataset) -> Result<()> {
+        input::check_images_shape(&self.config.input, data.images())
     }
 
     /// Predicted classes, their confidences and all probabilities for every item of `data`.
@@ -188,7 +206,7 @@ impl Model {
         let mut outputs = Vec::new();
         let mut loss_sum = 0.0;
         self.for_each_eval_batch(data, |images, labels| {
-            let logits = self.forward_t(&images, false);
+            let logits = self.network.forward_t(&images, false);
             let loss = categorical_cross_entropy(&logits, &one_hot(&labels, num_classes));
             loss_sum += loss.double_value(&[]) * labels.size()[0] as f64;
             outputs.push(logits.softmax(-1, Kind::Float).to_device(Device::Cpu));
@@ -207,6 +225,7 @@ impl Model {
         if data.is_empty() {
             return Err(Error::invalid("dataset", "it is empty"));
         }
+        self.check_dataset(data)?;
         let device = self.device();
         let n = data.len() as i64;
         tch::no_grad(|| {
@@ -267,6 +286,7 @@ impl Model {
     /// `indices`: its gates, the LSTM's cell state and h(t), each `[items, 28, H]`, on the CPU,
     /// evaluation mode.
     pub fn step_trace(&self, data: &Dataset, indices: &[usize]) -> Result<StepTrace> {
+        self.check_dataset(data)?;
         let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
         let images = data.select(&indices)?.images().to_device(self.device());
         let trace = self.network.trace(&images)?;
@@ -284,6 +304,16 @@ impl Model {
     /// cross-entropy, evaluation mode) with respect to the hidden state at step t, through the
     /// recurrence. For a model of one recurrent layer and the head.
     pub fn hidden_gradient_norms(&self, data: &Dataset, count: usize) -> Result<Vec<f64>> {
+        self.check_dataset(data)?;
+        if count == 0 || data.is_empty() {
+            return Err(Error::invalid(
+                "count",
+                format!(
+                    "{count} items of a dataset of {}; give at least 1 item",
+                    data.len()
+                ),
+            ));
+        }
         let data = data.take(count);
         let images = data.images().to_device(self.device());
         let targets = one_hot(
@@ -300,6 +330,7 @@ impl Model {
         data: &Dataset,
         indices: &[usize],
     ) -> Result<Vec<Vec<Vec<f32>>>> {
+        self.check_dataset(data)?;
         let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
         let subset = data.select(&indices)?;
         let probabilities = tch::no_grad(|| {
@@ -322,9 +353,11 @@ impl Model {
     /// cross-entropy against `labels`, and the backward pass, all three, so the gradients are
     /// complete when it returns (LSTM layers with recurrent dropout run their hand-written
     /// backward pass through time here). Gradients add up in the parameters: zero them before
-    /// and apply them after, as an optimizer does.
+    /// and apply them after, as an optimizer does. Errors, before any computation, for images
+    /// [`Model::forward_t`] does not take or labels that are not one int64 class index per
+    /// image.
     pub fn training_step(&self, images: &Tensor, labels: &Tensor) -> Result<StepOutcome> {
-        let (images, labels) = self.on_device(images, labels);
+        let (images, labels) = self.batch_on_device(images, labels)?;
         let mut tapes = Backprop::default();
         let logits = self.network.forward_train(&images, &mut tapes)?;
         self.finish_step(&logits, &labels, tapes)
@@ -334,16 +367,20 @@ impl Model {
     /// hand-written backward pass: the same function, slower; the reference the fast path is
     /// tested and benchmarked against.
     pub fn training_step_autograd(&self, images: &Tensor, labels: &Tensor) -> Result<StepOutcome> {
-        let (images, labels) = self.on_device(images, labels);
+        let (images, labels) = self.batch_on_device(images, labels)?;
         let logits = self.network.forward_t(&images, true);
         self.finish_step(&logits, &labels, Backprop::default())
     }
 
-    fn on_device(&self, images: &Tensor, labels: &Tensor) -> (Tensor, Tensor) {
-        (
+    /// A training batch on the model's device, once checked: images as [`Model::forward_t`]
+    /// takes them and one int64 class index per image.
+    fn batch_on_device(&self, images: &Tensor, labels: &Tensor) -> Result<(Tensor, Tensor)> {
+        let batch = input::check_images(&self.config.input, images)?;
+        input::check_labels(labels, batch, self.config.num_classes)?;
+        Ok((
             images.to_device(self.device()),
             labels.to_device(self.device()),
-        )
+        ))
     }
 
     fn finish_step(

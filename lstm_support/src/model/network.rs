@@ -85,7 +85,8 @@ impl Network {
         })
     }
 
-    /// `images: [B, 28, 28]` -> logits `[B, num_classes]`. With `train`, dropout is on.
+    /// `images: [B, 28, 28]` (checked by the caller) -> logits `[B, num_classes]`. With
+    /// `train`, dropout is on.
     pub(crate) fn forward_t(&self, images: &Tensor, train: bool) -> Tensor {
         let mut xs = self.input_view(images);
         for block in &self.blocks {
@@ -115,11 +116,12 @@ impl Network {
         Ok(self.head.forward_t(&xs, true))
     }
 
-    /// The images as the first layer takes them: rows as steps, or one channel for a CNN.
+    /// The images as the first layer takes them: rows as steps, or with a channel dimension
+    /// for a CNN (added to `[B, H, W]` images).
     fn input_view(&self, images: &Tensor) -> Tensor {
         match self.input {
-            InputLayout::Sequence { .. } => images.shallow_clone(),
-            InputLayout::Image { .. } => images.unsqueeze(1),
+            InputLayout::Image { .. } if images.dim() == 3 => images.unsqueeze(1),
+            _ => images.shallow_clone(),
         }
     }
 

@@ -11,9 +11,12 @@ fn model(config: &ModelConfig) -> Model {
 
 /// The two models give the same probabilities on `images` (a saved and loaded copy).
 fn assert_same_probabilities(a: &Model, b: &Model, images: &Tensor) {
-    assert!(a
-        .probabilities(images)
-        .allclose(&b.probabilities(images), 1e-6, 1e-7, false));
+    assert!(a.probabilities(images).unwrap().allclose(
+        &b.probabilities(images).unwrap(),
+        1e-6,
+        1e-7,
+        false
+    ));
 }
 
 #[test]
@@ -69,9 +72,10 @@ fn forward_shapes_and_probabilities() {
         ModelConfig::cnn_deep(),
     ] {
         let model = model(&config);
-        assert_eq!(model.forward_t(&images, true).size(), [4, 10]);
+        assert_eq!(model.forward_t(&images, true).unwrap().size(), [4, 10]);
         let sums = model
             .probabilities(&images)
+            .unwrap()
             .sum_dim_intlist(-1, false, Kind::Float);
         assert!(sums.allclose(
             &Tensor::ones([4], (Kind::Float, Device::Cpu)),
@@ -129,7 +133,7 @@ fn probabilities_by_rows_equal_the_answers_on_each_prefix() {
         // One pass gives what 28 separate passes over the first k rows give.
         let images = data.select(&[0, 2]).unwrap().images().shallow_clone();
         for k in [1usize, 14, 28] {
-            let prefix = model.probabilities(&images.narrow(1, 0, k as i64));
+            let prefix = model.probabilities(&images.narrow(1, 0, k as i64)).unwrap();
             for (item, rows) in by_rows.iter().enumerate() {
                 let want = Vec::<f32>::try_from(prefix.get(item as i64)).unwrap();
                 for (a, b) in want.iter().zip(&rows[k - 1]) {
@@ -329,7 +333,7 @@ fn the_step_trace_follows_the_lstm_equations_and_the_fused_kernel() {
     assert!(h_now.allclose(&trace.hidden.select(1, t), 1e-5, 1e-6, false));
     // The last h is what the model's (fused) forward pass hands to its head.
     let images = data.select(&[0, 3]).unwrap().images().shallow_clone();
-    let logits = model.forward_t(&images, false);
+    let logits = model.forward_t(&images, false).unwrap();
     let from_trace = model
         .network
         .head
@@ -395,4 +399,264 @@ fn hidden_gradient_norms_reach_back_through_time() {
     assert!(model(&ModelConfig::stacked(CellKind::Lstm, &[4, 4], 0.0))
         .hidden_gradient_norms(&data, 4)
         .is_err());
+}
+
+/// `size` random pixels of `kind`.
+fn images_of(size: &[i64], kind: Kind) -> Tensor {
+    Tensor::rand(size, (Kind::Float, Device::Cpu)).to_kind(kind)
+}
+
+fn images(size: &[i64]) -> Tensor {
+    images_of(size, Kind::Float)
+}
+
+/// The message of an error the call had to return.
+fn message<T: std::fmt::Debug>(result: Result<T>) -> String {
+    result.unwrap_err().to_string()
+}
+
+/// `call` returns, for images of each case's size and kind, the case's message.
+fn assert_rejects<T: std::fmt::Debug>(
+    call: impl Fn(&Tensor) -> Result<T>,
+    cases: &[(&[i64], Kind, String)],
+) {
+    for (size, kind, expected) in cases {
+        let got = message(call(&images_of(size, *kind)));
+        assert_eq!(&got, expected, "images {size:?} of {kind:?}");
+    }
+}
+
+/// What a recurrent model on 28x28 images says for images of shape `got`.
+fn sequence_shape(got: &str) -> String {
+    format!(
+        "invalid images: expected shape [batch, 28, 28] (a batch of images of 28 rows of 28 \
+         pixels; the first k rows alone: [batch, k, 28]), got {got}"
+    )
+}
+
+/// What a CNN on 28x28 images of one channel says for images of shape `got`.
+fn image_shape(got: &str) -> String {
+    format!(
+        "invalid images: expected shape [batch, 28, 28] or [batch, 1, 28, 28] (a batch of 28x28 \
+         images), got {got}"
+    )
+}
+
+fn empty_batch(shape: &str) -> String {
+    format!("invalid images: an empty batch (shape {shape}); give at least one image")
+}
+
+fn not_float(kind: &str, conversion: &str) -> String {
+    format!(
+        "invalid images: expected a tensor of kind Float (f32, as the weights), got {kind}: \
+         convert with {conversion}"
+    )
+}
+
+const ONE_IMAGE: &str = "; for one image, make a batch of one: image.unsqueeze(0)";
+const FLATTENED: &str = "; for flattened images: images.view([-1, 28, 28])";
+const RAW_PIXELS: &str = "images.to_kind(Kind::Float) / 255.0 (pixels in [0, 1])";
+
+/// No parameter has a gradient: a rejected step computed nothing.
+fn no_gradients(model: &Model) -> bool {
+    model.variables().values().all(|v| !v.grad().defined())
+}
+
+#[test]
+fn forward_t_says_which_images_it_takes() {
+    let _rng = crate::torch_rng_lock();
+    let lstm = model(&ModelConfig::lstm(8, 0.15));
+    let squeeze = "; a recurrent model takes no channel dimension: images.squeeze_dim(1)";
+    assert_rejects(
+        |images| lstm.forward_t(images, false),
+        &[
+            // Wrong rank: one image without its batch dimension, a channel dimension.
+            (
+                &[28, 28],
+                Kind::Float,
+                sequence_shape(&format!("[28, 28]{ONE_IMAGE}")),
+            ),
+            (
+                &[4, 1, 28, 28],
+                Kind::Float,
+                sequence_shape(&format!("[4, 1, 28, 28]{squeeze}")),
+            ),
+            // Wrong size: rows of 14 pixels, more rows than an image has.
+            (&[4, 28, 14], Kind::Float, sequence_shape("[4, 28, 14]")),
+            (&[4, 29, 28], Kind::Float, sequence_shape("[4, 29, 28]")),
+            (
+                &[4, 28, 28],
+                Kind::Double,
+                not_float("Double", "images.to_kind(Kind::Float)"),
+            ),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
+    );
+    assert_eq!(
+        message(lstm.forward_t(&Tensor::new(), true)),
+        "invalid images: an undefined tensor (Tensor::new()); give a tensor of images"
+    );
+    // The first rows alone are fine.
+    assert_eq!(
+        lstm.forward_t(&images(&[4, 5, 28]), false).unwrap().size(),
+        [4, 10]
+    );
+}
+
+#[test]
+fn probabilities_say_which_images_they_take() {
+    let _rng = crate::torch_rng_lock();
+    let gru = model(&ModelConfig::recurrent(CellKind::Gru, 6, 0.0));
+    let one_flattened = "; for one flattened image: image.view([1, 28, 28])";
+    assert_rejects(
+        |images| gru.probabilities(images),
+        &[
+            (
+                &[3, 784],
+                Kind::Float,
+                sequence_shape(&format!("[3, 784]{FLATTENED}")),
+            ),
+            (
+                &[784],
+                Kind::Float,
+                sequence_shape(&format!("[784]{one_flattened}")),
+            ),
+            (&[3, 28, 27], Kind::Float, sequence_shape("[3, 28, 27]")),
+            (&[3, 28, 28], Kind::Uint8, not_float("Uint8", RAW_PIXELS)),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
+    );
+}
+
+#[test]
+fn a_cnn_takes_images_with_or_without_their_channel() {
+    let _rng = crate::torch_rng_lock();
+    let cnn = model(&ModelConfig::cnn());
+    let batch = images(&[3, 28, 28]);
+    let with_channel = cnn.probabilities(&batch.unsqueeze(1)).unwrap();
+    assert!(with_channel.equal(&cnn.probabilities(&batch).unwrap()));
+    assert_rejects(
+        |images| cnn.forward_t(images, false),
+        &[
+            (
+                &[28, 28],
+                Kind::Float,
+                image_shape(&format!("[28, 28]{ONE_IMAGE}")),
+            ),
+            (&[3, 3, 28, 28], Kind::Float, image_shape("[3, 3, 28, 28]")),
+            (&[0, 1, 28, 28], Kind::Float, empty_batch("[0, 1, 28, 28]")),
+        ],
+    );
+}
+
+#[test]
+fn training_step_checks_images_and_labels_before_computing() {
+    let _rng = crate::torch_rng_lock();
+    let lstm = model(&ModelConfig::lstm(6, 0.15));
+    let labels = Tensor::from_slice(&[0i64, 3, 9, 3]);
+    assert_rejects(
+        |images| lstm.training_step(images, &labels),
+        &[
+            (
+                &[28, 28],
+                Kind::Float,
+                sequence_shape(&format!("[28, 28]{ONE_IMAGE}")),
+            ),
+            (&[4, 28, 30], Kind::Float, sequence_shape("[4, 28, 30]")),
+            (
+                &[4, 28, 28],
+                Kind::Half,
+                not_float("Half", "images.to_kind(Kind::Float)"),
+            ),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
+    );
+    // Labels: one-hot, too few, wrong kind, not a class.
+    let batch = images(&[4, 28, 28]);
+    let shape = "invalid labels: expected shape [4] (one class index per image of the batch), got";
+    let cases = [
+        (
+            one_hot(&labels, 10),
+            format!("{shape} [4, 10]; for one-hot labels: labels.argmax(-1, false)"),
+        ),
+        (labels.narrow(0, 0, 3), format!("{shape} [3]")),
+        (
+            labels.to_kind(Kind::Int),
+            "invalid labels: expected class indices of kind Int64, got Int: convert with \
+             labels.to_kind(Kind::Int64)"
+                .to_owned(),
+        ),
+        (
+            Tensor::from_slice(&[0i64, 3, 10, -1]),
+            "invalid labels: expected class indices from 0 to 9, got values from -1 to 10"
+                .to_owned(),
+        ),
+    ];
+    for (wrong, expected) in cases {
+        assert_eq!(message(lstm.training_step(&batch, &wrong)), expected);
+    }
+    assert!(no_gradients(&lstm), "a rejected step computed gradients");
+    // The first rows alone train too.
+    assert!(lstm.training_step(&images(&[4, 7, 28]), &labels).is_ok());
+}
+
+#[test]
+fn training_step_autograd_checks_images_and_labels_before_computing() {
+    let _rng = crate::torch_rng_lock();
+    let cnn = model(&ModelConfig::cnn());
+    let labels = Tensor::from_slice(&[1i64, 2]);
+    assert_rejects(
+        |images| cnn.training_step_autograd(images, &labels),
+        &[
+            (
+                &[2, 784],
+                Kind::Float,
+                image_shape(&format!("[2, 784]{FLATTENED}")),
+            ),
+            (&[2, 28, 29], Kind::Float, image_shape("[2, 28, 29]")),
+            (&[2, 28, 28], Kind::Uint8, not_float("Uint8", RAW_PIXELS)),
+            (&[0, 28, 28], Kind::Float, empty_batch("[0, 28, 28]")),
+        ],
+    );
+    assert_eq!(
+        message(cnn.training_step_autograd(&images(&[2, 28, 28]), &Tensor::new())),
+        "invalid labels: an undefined tensor (Tensor::new()); give one class index per image"
+    );
+    assert!(no_gradients(&cnn), "a rejected step computed gradients");
+}
+
+#[test]
+fn dataset_methods_check_that_the_model_takes_the_dataset() {
+    let _rng = crate::torch_rng_lock();
+    let data = crate::testutil::synthetic(3, 7, false);
+    // A recurrent model reading one pixel a step cannot read 28x28 images.
+    let mut config = ModelConfig::lstm(4, 0.0);
+    config.input = InputLayout::Sequence {
+        steps: 784,
+        features: 1,
+    };
+    let pixels = model(&config);
+    let expected = "invalid images: expected shape [batch, 784, 1] (a batch of images of 784 \
+                    rows of 1 pixel; the first k rows alone: [batch, k, 1]), got [3, 28, 28]";
+    assert_eq!(message(pixels.predict(&data)), expected);
+    assert_eq!(message(pixels.loss_and_accuracy(&data)), expected);
+    assert_eq!(message(pixels.accuracy_by_rows(&data)), expected);
+    assert_eq!(message(pixels.probabilities_by_rows(&data, &[0])), expected);
+    assert_eq!(message(pixels.step_trace(&data, &[0])), expected);
+    assert_eq!(message(pixels.hidden_gradient_norms(&data, 2)), expected);
+    assert_eq!(
+        message(pixels.evaluate(&crate::data::TestSet::from_dataset(
+            crate::testutil::synthetic(2, 1, false)
+        ))),
+        expected.replace("[3, 28, 28]", "[2, 28, 28]")
+    );
+    let lstm = model(&ModelConfig::lstm(4, 0.0));
+    assert_eq!(
+        message(lstm.hidden_gradient_norms(&data, 0)),
+        "invalid count: 0 items of a dataset of 3; give at least 1 item"
+    );
+    assert_eq!(
+        message(lstm.probabilities_by_rows(&data, &[3])),
+        "invalid index: 3 is outside a dataset of 3 items"
+    );
 }

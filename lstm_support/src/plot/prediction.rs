@@ -81,7 +81,7 @@ impl Draw for Prediction {
 pub fn prediction(model: &Model, data: &Dataset, index: usize, title: &str) -> Result<Figure> {
     let image = data.image(index)?;
     let probabilities = model
-        .probabilities(&image.unsqueeze(0))
+        .probabilities(&image.unsqueeze(0))?
         .to_kind(Kind::Float);
     let probabilities = Vec::<f32>::try_from(probabilities.flatten(0, -1))?;
     Figure::new(

@@ -276,7 +276,7 @@ fn the_learning_rate_schedule_drives_the_updates() {
             lr_schedule,
             ..options(11)
         });
-        trainer.model().forward_t(data.images(), false)
+        trainer.model().forward_t(data.images(), false).unwrap()
     };
     let constant = outputs(LrSchedule::Constant);
     // alpha = 1 keeps the rate at its start: the same updates as a constant rate.

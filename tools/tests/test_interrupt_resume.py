@@ -14,23 +14,21 @@
 Exit status 0 on success; on failure the reason and the kernel's outputs so far.
 """
 import json
-import os
-import queue
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from jupyter_client.manager import start_new_kernel
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from nbtools import DEP_LINE, Kernel, quick_env, run_kernel_test  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 # QUICK=1: 2,400 training rows in batches of 128 make 19 batches an epoch; batch 25 is in the
 # second (and last) epoch.
 PAUSE_AT = "batch#25"
 EPOCH_BATCHES = 19
 
 SETUP = [
-    ':dep lstm_support = { path = "../lstm_support" }',
+    DEP_LINE,
     "use lstm_support::session::Session;\n"
     "use lstm_support::record::RunSpec;\n"
     "use lstm_support::model::ModelConfig;",
@@ -38,68 +36,6 @@ SETUP = [
     'let spec = RunSpec::new("interrupt test", ModelConfig::lstm(32, 0.15));',
 ]
 TRAIN = "let run = session.run(&spec)?;\nprintln!(\"test accuracy {:.4}\", run.record.test.accuracy);"
-
-
-class Kernel:
-    def __init__(self, env: dict):
-        self.km, self.kc = start_new_kernel(
-            kernel_name="rust-lstm", cwd=str(ROOT / "notebooks"), env=env, startup_timeout=600
-        )
-        self.transcript: list[str] = []
-
-    def execute(self, code: str, timeout: float = 600, on_line=None) -> tuple[str, str]:
-        """Runs `code`; returns (status, everything the cell printed). `on_line` sees each
-        printed line as it arrives."""
-        msg_id = self.kc.execute(code)
-        printed = []
-        # evcxr reports compile errors and `?` errors as error messages with an "ok" reply.
-        failed = False
-        deadline = time.monotonic() + timeout
-        while True:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the cell did not finish in {timeout} s:\n{code}")
-            try:
-                msg = self.kc.get_iopub_msg(timeout=1)
-            except queue.Empty:
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
-                continue
-            kind, content = msg["msg_type"], msg["content"]
-            text = ""
-            if kind == "stream":
-                text = content["text"]
-            elif kind == "error":
-                failed = True
-                text = f"{content['ename']}: {content['evalue']}\n"
-            elif kind in ("execute_result", "display_data"):
-                text = content["data"].get("text/plain", "") + "\n"
-            elif kind == "status" and content["execution_state"] == "idle":
-                break
-            if text:
-                printed.append(text)
-                self.transcript.append(text)
-                for line in text.splitlines():
-                    if on_line:
-                        on_line(line)
-        while True:
-            reply = self.kc.get_shell_msg(timeout=60)
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
-        status = reply["content"]["status"]
-        return ("error" if failed and status == "ok" else status), "".join(printed)
-
-    def run_all(self, cells: list[str]) -> str:
-        out = []
-        for code in cells:
-            status, printed = self.execute(code)
-            out.append(printed)
-            if status != "ok":
-                raise AssertionError(f"cell failed ({status}):\n{code}\n{printed}")
-        return "".join(out)
-
-    def shutdown(self):
-        self.kc.stop_channels()
-        self.km.shutdown_kernel(now=True)
 
 
 def record_of(runs_dir: Path) -> dict:
@@ -115,9 +51,8 @@ def record_of(runs_dir: Path) -> dict:
 def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="interrupt-test-"))
     interrupted_runs, reference_runs = scratch / "interrupted", scratch / "reference"
-    env = dict(os.environ, QUICK="1", LSTM_RUNS_DIR=str(interrupted_runs))
-    kernel = Kernel(env)
-    try:
+
+    def interrupt_and_resume(kernel: Kernel) -> None:
         kernel.run_all(SETUP)
         # The pause point is read once per evcxr subprocess: set it in this one only.
         kernel.run_all([f'unsafe {{ std::env::set_var("LSTM_SUPPORT_PAUSE_AT", "{PAUSE_AT}") }};'])
@@ -128,7 +63,7 @@ def main() -> int:
                 checkpoints = list(interrupted_runs.glob("*/checkpoint/checkpoint.json"))
                 assert checkpoints, "paused in epoch 2 but no checkpoint of epoch 1 exists"
                 print(f"    interrupting the training cell after {time.monotonic() - started:.0f} s", flush=True)
-                kernel.km.interrupt_kernel()
+                kernel.interrupt()
 
         status, printed = kernel.execute(TRAIN, on_line=interrupt_at_pause)
         assert status != "ok", f"the training cell was not interrupted:\n{printed}"
@@ -163,13 +98,8 @@ def main() -> int:
             f"accuracy {resumed['test']['accuracy']:.4f} equal to an uninterrupted run",
             flush=True,
         )
-        return 0
-    except (AssertionError, TimeoutError) as error:
-        print(f"FAILED: {error}", file=sys.stderr)
-        print("--- kernel output so far:\n" + "".join(kernel.transcript)[-4000:], file=sys.stderr)
-        return 1
-    finally:
-        kernel.shutdown()
+
+    return run_kernel_test(quick_env(interrupted_runs), interrupt_and_resume)
 
 
 if __name__ == "__main__":

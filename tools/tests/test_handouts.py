@@ -17,9 +17,8 @@ A handout with written answers only (notebook 03) must run to its end instead.
 The solution notebooks themselves pass every check cell in `make test`'s quick run of the
 notebooks, which stops at any failing cell.
 
-    python tools/test_handouts.py notebooks/handouts/*.ipynb
+    python tools/tests/test_handouts.py notebooks/handouts/*.ipynb
 """
-import json
 import os
 import sys
 import tempfile
@@ -30,12 +29,10 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from make_handouts import handout  # noqa: E402
-from run_notebooks import returned_error  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from make_handouts import handout_text  # noqa: E402
+from nbtools import KERNEL, NOTEBOOKS, output_text, quick_env, returned_error  # noqa: E402
 
-ROOT = HERE.parent
 PROBE = 'println!("kernel alive: quick = {}", session.is_quick());'
 
 
@@ -48,8 +45,8 @@ def task_of(cell) -> str:
 
 def check(path: Path) -> list[str]:
     problems = []
-    solution = ROOT / "notebooks" / path.name
-    expected = json.dumps(handout(nbformat.read(solution, as_version=4)), indent=1, ensure_ascii=False) + "\n"
+    solution = NOTEBOOKS / path.name
+    expected = handout_text(nbformat.read(solution, as_version=4))
     if path.read_text(encoding="utf-8") != expected:
         problems.append(f"{path} is not what `make handouts` writes from {solution}: run `make handouts`")
     notebook = nbformat.read(path, as_version=4)
@@ -62,7 +59,7 @@ def check(path: Path) -> list[str]:
     first = exercises[0] if exercises else None
     task = task_of(notebook.cells[first]) if exercises else None
     notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
-    client = NotebookClient(notebook, kernel_name="rust-lstm", timeout=1800,
+    client = NotebookClient(notebook, kernel_name=KERNEL, timeout=1800,
                             resources={"metadata": {"path": str(path.parent)}})
     started = time.time()
     stopped_at, message = None, ""
@@ -82,7 +79,7 @@ def check(path: Path) -> list[str]:
                 break
         try:
             client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)
-            probe = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
+            probe = "".join(output_text(o) for o in notebook.cells[-1].outputs)
         except CellExecutionError as error:
             probe = f"the probe failed: {error}"
     seconds = time.time() - started
@@ -104,10 +101,10 @@ def main() -> int:
     if not paths:
         print(__doc__)
         return 2
-    os.environ["QUICK"] = "1"
     problems = []
     with tempfile.TemporaryDirectory(prefix="handout-runs-") as runs:
-        os.environ["LSTM_RUNS_DIR"] = runs
+        # The kernels nbclient starts inherit this process's environment.
+        os.environ.update(quick_env(Path(runs)))
         for path in paths:
             problems += check(path)
     for problem in problems:

@@ -8,7 +8,6 @@ settings (autosave off) and workspace directories, so the committed notebook is 
 """
 import json
 import argparse
-import os
 import secrets
 import shutil
 import socket
@@ -21,7 +20,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from nbtools import NOTEBOOKS, ROOT, quick_env  # noqa: E402
 
 
 def free_port() -> int:
@@ -82,7 +82,7 @@ def main() -> int:
     (settings / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     port, token = free_port(), secrets.token_hex(16)
     env = dict(
-        os.environ, QUICK="1", LSTM_RUNS_DIR=str(work / "runs"),
+        quick_env(work / "runs"),
         JUPYTERLAB_SETTINGS_DIR=str(work / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(work / "workspaces"),
     )
@@ -90,8 +90,8 @@ def main() -> int:
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={ROOT / 'notebooks'}"],
-        cwd=ROOT / "notebooks", env=env, stdout=log, stderr=subprocess.STDOUT,
+         "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={NOTEBOOKS}"],
+        cwd=NOTEBOOKS, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     started = time.monotonic()
     try:
