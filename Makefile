@@ -115,7 +115,7 @@ lab: setup
 # BENCH_ARGS, e.g. `make bench BENCH_ARGS="--units 32 --layers 1 --batches 30"`.
 bench: $(STAMPS)/venv $(STAMPS)/cargo-config
 	@echo "==> Benchmark: table on stdout, JSON in target/bench/lstm-bench.json"
-	cargo run --quiet --release -p lstm_support --bin lstm-bench -- --python $(PYTHON) $(BENCH_ARGS)
+	cargo run --quiet --release -p lstm_cli --bin lstm-bench -- --python $(PYTHON) $(BENCH_ARGS)
 
 # cargo fuzz needs the nightly toolchain (rustup installs it) and a C++ compiler for libFuzzer.
 # Without a sanitizer: the parsers are safe Rust, and ASan does not mix with libtorch's
