@@ -1,7 +1,8 @@
 //! A hook for crash tests. With `LSTM_SUPPORT_PAUSE_AT=<prefix>#<n>` in the environment, the
 //! n-th time the process reaches a point whose name starts with `<prefix>`, it writes
 //! `paused at <name>` on stderr and waits, so that a test can kill it at exactly that moment
-//! (`tests/kill_resume.rs`). Without the variable a point costs one check of a static.
+//! (`lstm_cli/tests/kill_resume.rs`). Without the variable a point costs one check of a
+//! static.
 //!
 //! The points: `batch` (before each training batch), `writing:<file>` (half of a file's bytes
 //! written to its temporary name), `write:<file>` (the temporary file complete and flushed,
