@@ -138,7 +138,7 @@ pub fn accuracy_by_rows(models: &[(&str, &[(usize, f64)])], title: &str) -> Resu
         .map(|(i, (name, points))| {
             Series::nth(
                 i,
-                *name,
+                name,
                 points.iter().map(|&(k, a)| (k as f64, a)).collect(),
             )
         })
