@@ -251,6 +251,7 @@ impl ClassificationReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testutil::confusion_matrix as matrix;
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| i.to_string()).collect()
@@ -303,14 +304,6 @@ mod tests {
         assert!(ConfusionMatrix::new(&[0, 1], &[0], &names(2)).is_err());
         assert!(ConfusionMatrix::new(&[0, 2], &[0, 1], &names(2)).is_err());
         assert!(ConfusionMatrix::new(&[0, -1], &[0, 1], &names(2)).is_err());
-    }
-
-    /// A matrix from its counts, classes named by their index.
-    fn matrix(counts: Vec<Vec<u64>>) -> ConfusionMatrix {
-        ConfusionMatrix {
-            classes: names(counts.len()),
-            counts,
-        }
     }
 
     #[test]

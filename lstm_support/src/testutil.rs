@@ -43,6 +43,14 @@ pub fn take_grads(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
     grads
 }
 
+/// A confusion matrix from its counts (`counts[true][predicted]`), classes named by their index.
+pub fn confusion_matrix(counts: Vec<Vec<u64>>) -> crate::metrics::ConfusionMatrix {
+    crate::metrics::ConfusionMatrix {
+        classes: (0..counts.len()).map(|i| i.to_string()).collect(),
+        counts,
+    }
+}
+
 /// A hand-made record for tests of tables and analyses: `LSTM(32)`, the default 80/20 split of
 /// all 60,000 images (12,000 validation images), one epoch per `(train, val)` accuracy pair,
 /// each epoch taking `train_seconds / epochs`.

@@ -120,18 +120,7 @@ impl fmt::Display for ErrorAnalysis {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn digits(n: usize) -> Vec<String> {
-        (0..n).map(|i| i.to_string()).collect()
-    }
-
-    /// A matrix from its counts.
-    fn matrix(counts: Vec<Vec<u64>>) -> ConfusionMatrix {
-        ConfusionMatrix {
-            classes: digits(counts.len()),
-            counts,
-        }
-    }
+    use crate::testutil::confusion_matrix as matrix;
 
     #[test]
     fn error_analysis_names_errors_weakest_class_and_confusions() {

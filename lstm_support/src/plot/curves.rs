@@ -84,15 +84,9 @@ impl Draw for RunComparison {
             .runs
             .iter()
             .enumerate()
-            .map(|(i, (name, h))| Series {
-                label: name.clone(),
-                color: PALETTE[i % PALETTE.len()],
-                dashed: false,
-                points: h
-                    .epochs
-                    .iter()
-                    .map(|e| (e.epoch as f64, e.val_accuracy))
-                    .collect(),
+            .map(|(i, (name, h))| {
+                let points = h.epochs.iter().map(|e| (e.epoch as f64, e.val_accuracy));
+                Series::nth(i, name, points.collect())
             })
             .collect();
         let by_time: Vec<Series> = self
@@ -101,19 +95,11 @@ impl Draw for RunComparison {
             .enumerate()
             .map(|(i, (name, h))| {
                 let mut elapsed = 0.0;
-                Series {
-                    label: name.clone(),
-                    color: PALETTE[i % PALETTE.len()],
-                    dashed: false,
-                    points: h
-                        .epochs
-                        .iter()
-                        .map(|e| {
-                            elapsed += e.seconds;
-                            (elapsed, e.val_accuracy)
-                        })
-                        .collect(),
-                }
+                let points = h.epochs.iter().map(|e| {
+                    elapsed += e.seconds;
+                    (elapsed, e.val_accuracy)
+                });
+                Series::nth(i, name, points.collect())
             })
             .collect();
         line_chart(

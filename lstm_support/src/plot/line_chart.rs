@@ -2,7 +2,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{drawing_error, text_style, DrawResult};
+use super::figure::{drawing_error, text_style, DrawResult, PALETTE};
 
 /// Fits a y range around the values with a little margin.
 fn y_range(
@@ -36,6 +36,18 @@ pub(super) struct Series {
     pub(super) color: RGBColor,
     pub(super) dashed: bool,
     pub(super) points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// The `index`-th of several solid lines, in the palette's colour for it.
+    pub(super) fn nth(index: usize, label: &str, points: Vec<(f64, f64)>) -> Self {
+        Series {
+            label: label.to_owned(),
+            color: PALETTE[index % PALETTE.len()],
+            dashed: false,
+            points,
+        }
+    }
 }
 
 /// A line chart in `area`.

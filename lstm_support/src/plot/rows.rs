@@ -4,7 +4,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::digit::{draw_digit, pixels_of};
-use super::figure::{blues, drawing_error, text_style, Draw, DrawResult, Figure, PALETTE};
+use super::figure::{blues, drawing_error, text_style, Draw, DrawResult, Figure};
 use super::line_chart::{line_chart, Series};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -135,11 +135,12 @@ pub fn accuracy_by_rows(models: &[(&str, &[(usize, f64)])], title: &str) -> Resu
     let series = models
         .iter()
         .enumerate()
-        .map(|(i, (name, points))| Series {
-            label: name.to_string(),
-            color: PALETTE[i % PALETTE.len()],
-            dashed: false,
-            points: points.iter().map(|&(k, a)| (k as f64, a)).collect(),
+        .map(|(i, (name, points))| {
+            Series::nth(
+                i,
+                name,
+                points.iter().map(|&(k, a)| (k as f64, a)).collect(),
+            )
         })
         .collect();
     Figure::new(

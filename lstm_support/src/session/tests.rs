@@ -120,6 +120,8 @@ fn the_session_line_shows_no_absolute_path() {
 
 #[test]
 fn bad_specs_fail_before_training() {
+    // The synthetic data seeds libtorch's generator.
+    let _rng = crate::torch_rng_lock();
     let runs = tempfile::tempdir().unwrap();
     let mut spec = tiny_spec();
     spec.epochs = 0;
@@ -135,6 +137,8 @@ fn bad_specs_fail_before_training() {
 /// or is written.
 #[test]
 fn out_of_range_builder_values_fail_before_training() {
+    // The synthetic data seeds libtorch's generator.
+    let _rng = crate::torch_rng_lock();
     let runs = tempfile::tempdir().unwrap();
     let bad_split = ValidationSplit {
         validation_fraction: 1.5,

@@ -2,6 +2,8 @@ use super::*;
 use crate::model::ModelConfig;
 use crate::testutil::run_record;
 
+/// A record and a model of its spec. (Building a model seeds libtorch's global generator:
+/// callers hold [`crate::torch_rng_lock`].)
 fn recorded(parameters: i64) -> (RunRecord, Model) {
     let record = run_record("LSTM 32", parameters, &[(0.5, 0.4), (0.7, 0.6)], 0.6, 2.0);
     let model = Model::new(&record.spec.model, 42, Device::Cpu).unwrap();
@@ -10,6 +12,7 @@ fn recorded(parameters: i64) -> (RunRecord, Model) {
 
 #[test]
 fn a_saved_run_is_found_by_its_spec() {
+    let _rng = crate::torch_rng_lock();
     let runs = tempfile::tempdir().unwrap();
     let store = RunStore::new(runs.path());
     let (record, model) = recorded(4_554);
@@ -29,6 +32,7 @@ fn a_saved_run_is_found_by_its_spec() {
 
 #[test]
 fn a_run_whose_model_file_holds_another_model_is_refused() {
+    let _rng = crate::torch_rng_lock();
     let runs = tempfile::tempdir().unwrap();
     let store = RunStore::new(runs.path());
     let (record, _) = recorded(4_554);
@@ -46,6 +50,7 @@ fn a_run_whose_model_file_holds_another_model_is_refused() {
 
 #[test]
 fn a_checkpoint_alone_is_no_finished_run_and_can_be_discarded() {
+    let _rng = crate::torch_rng_lock();
     let runs = tempfile::tempdir().unwrap();
     let store = RunStore::new(runs.path());
     let (record, _) = recorded(4_554);
@@ -62,6 +67,7 @@ fn a_checkpoint_alone_is_no_finished_run_and_can_be_discarded() {
 
 #[test]
 fn a_run_directory_opens_with_its_model_file_or_version_1_weights() {
+    let _rng = crate::torch_rng_lock();
     let runs = tempfile::tempdir().unwrap();
     let store = RunStore::new(runs.path());
     let (record, model) = recorded(4_554);
