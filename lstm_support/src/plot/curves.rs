@@ -1,4 +1,6 @@
 //! Curves against epochs: one run's history, and several runs compared.
+use std::borrow::Borrow;
+
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -124,9 +126,13 @@ impl Draw for RunComparison {
 }
 
 /// Validation accuracy of several runs against epoch (left) and wall-clock seconds (right),
-/// one colour and legend entry per run.
-pub fn compare_runs(runs: &[(&str, &History)], title: &str) -> Result<Figure> {
-    if runs.is_empty() || runs.iter().any(|(_, h)| h.is_empty()) {
+/// one colour and legend entry per run. Each run is a (name, history) pair: `&str` or
+/// `String` names, histories or references to them (`&looks` of `[(&str, History); 4]`).
+pub fn compare_runs<S: AsRef<str>, H: Borrow<History>>(
+    runs: &[(S, H)],
+    title: &str,
+) -> Result<Figure> {
+    if runs.is_empty() || runs.iter().any(|(_, h)| h.borrow().is_empty()) {
         return Err(Error::invalid(
             "runs",
             "give at least one run, each with at least one epoch",
@@ -139,7 +145,7 @@ pub fn compare_runs(runs: &[(&str, &History)], title: &str) -> Result<Figure> {
             title: title.to_owned(),
             runs: runs
                 .iter()
-                .map(|(n, h)| (n.to_string(), (*h).clone()))
+                .map(|(n, h)| (n.as_ref().to_owned(), h.borrow().clone()))
                 .collect(),
         },
     )

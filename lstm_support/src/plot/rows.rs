@@ -124,9 +124,13 @@ impl Draw for LinePlot {
     }
 }
 
-/// Validation accuracy when the model stops reading after k rows, one line per model.
-pub fn accuracy_by_rows(models: &[(&str, &[(usize, f64)])], title: &str) -> Result<Figure> {
-    if models.is_empty() || models.iter().any(|(_, points)| points.is_empty()) {
+/// Validation accuracy when the model stops reading after k rows, one line per model: (name,
+/// points) pairs, the points as `Model::accuracy_by_rows` returns them (a `Vec` or a slice).
+pub fn accuracy_by_rows<S: AsRef<str>, P: AsRef<[(usize, f64)]>>(
+    models: &[(S, P)],
+    title: &str,
+) -> Result<Figure> {
+    if models.is_empty() || models.iter().any(|(_, points)| points.as_ref().is_empty()) {
         return Err(Error::invalid(
             "accuracy by rows",
             "give at least one model with points",
@@ -138,8 +142,12 @@ pub fn accuracy_by_rows(models: &[(&str, &[(usize, f64)])], title: &str) -> Resu
         .map(|(i, (name, points))| {
             Series::nth(
                 i,
-                name,
-                points.iter().map(|&(k, a)| (k as f64, a)).collect(),
+                name.as_ref(),
+                points
+                    .as_ref()
+                    .iter()
+                    .map(|&(k, a)| (k as f64, a))
+                    .collect(),
             )
         })
         .collect();

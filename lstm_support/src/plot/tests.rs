@@ -81,7 +81,7 @@ fn run_comparison_renders() {
         &compare_runs(&[("32 units", &a), ("256 units", &b)], "sweep").unwrap(),
         0.02,
     );
-    assert!(compare_runs(&[], "none").is_err());
+    assert!(compare_runs::<&str, &History>(&[], "none").is_err());
 }
 
 #[test]
