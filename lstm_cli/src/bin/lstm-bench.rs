@@ -1,6 +1,6 @@
 //! Training and evaluation speed of the recurrent layers with recurrent dropout (LSTM, GRU,
 //! simple RNN; masks shared by the gates or one per gate), through the libtorch paths and the
-//! native kernels (`nn/native.rs`), against the fused no-dropout kernel on the same weights and
+//! native kernels (`nn/native/`), against the fused no-dropout kernel on the same weights and
 //! data (the speed limit for this model), the straightforward autograd step loop, and PyTorch
 //! (`bench/pytorch_lstm.py`, for the LSTM with a shared mask).
 //!
@@ -17,8 +17,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use lstm_support::device::DeviceChoice;
 use lstm_support::model::Layer;
 use lstm_support::model::{Model, ModelConfig};
-use lstm_support::nn::rnn::{RecurrentConfig, RecurrentMask};
-use lstm_support::nn::CellKind;
+use lstm_support::nn::{CellKind, RecurrentConfig, RecurrentMask};
 use lstm_support::optim::{Adam, AdamConfig};
 use lstm_support::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -238,10 +237,6 @@ fn measure(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
     if let Some(threads) = options.threads {
         tch::set_num_threads(threads as i32);
     }
-    // As the trainer does: the native kernels use every core, libtorch one thread.
-    if mode == Mode::Native && device == Device::Cpu {
-        tch::set_num_threads(1);
-    }
     let dropout = match mode {
         Mode::Fused => 0.0,
         _ => options.recurrent_dropout,
@@ -253,6 +248,9 @@ fn measure(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
         }
     }
     let model = Model::new(&config, 0, device)?;
+    // As the trainer does while it trains: libtorch on one thread while the native kernels
+    // use every core.
+    let _threads = (mode != Mode::Eval).then(|| model.training_threads());
     let batch = match mode {
         Mode::Eval => 1000,
         _ => options.batch_size,

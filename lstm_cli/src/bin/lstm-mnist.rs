@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use lstm_support::data::{Loader, ValidationSplit};
 use lstm_support::device::{self, DeviceChoice};
 use lstm_support::model::{Layer, ModelConfig};
-use lstm_support::nn::rnn::{RecurrentConfig, RecurrentMask};
+use lstm_support::nn::{RecurrentConfig, RecurrentMask};
 use lstm_support::nn::CellKind;
 use lstm_support::optim::LrSchedule;
 use lstm_support::record::{runs_table, Run, RunRecord, RunSpec};

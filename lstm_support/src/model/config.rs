@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::ROWS;
 use crate::error::{Error, Result};
-use crate::nn::rnn::{CellKind, RecurrentConfig};
+use crate::nn::{CellKind, RecurrentConfig};
 
 /// How an image enters the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -26,8 +26,7 @@ pub use summary::Summary;
 
 use crate::data::{Dataset, TestSet};
 use crate::error::{Error, Result};
-use crate::nn::lstm_bptt::Backprop;
-use crate::nn::rnn::{RecurrentWeights, StepTrace};
+use crate::nn::{Backprop, RecurrentWeights, StepTrace, TrainingPath, TrainingThreads};
 use network::Network;
 
 /// Rows per forward pass when evaluating (no gradients, so larger than a training batch).
@@ -99,12 +98,14 @@ impl Model {
         self.vs.device()
     }
 
-    /// Whether training runs the native recurrent kernels: on the CPU, for a recurrent layer
-    /// with recurrent dropout (unless `LSTM_SUPPORT_KERNELS=libtorch`).
-    pub(crate) fn trains_with_native_kernels(&self) -> bool {
-        self.config.layers.iter().any(|layer| {
-            matches!(layer, Layer::Recurrent(config) if crate::nn::native::trains(config, self.device()))
-        })
+    /// What training this model needs of libtorch's threads, to hold while an epoch trains:
+    /// one thread while a recurrent layer trains through the native kernels (they use every
+    /// core themselves), else as they are; restored when dropped.
+    pub fn training_threads(&self) -> TrainingThreads {
+        TrainingThreads::for_paths(self.config.layers.iter().filter_map(|layer| match layer {
+            Layer::Recurrent(config) => Some(TrainingPath::for_layer(config, self.device())),
+            _ => None,
+        }))
     }
 
     /// Trainable parameters, as Keras' `model.count_params()`.

@@ -6,8 +6,7 @@ use tch::{Kind, Tensor};
 use super::config::{Activation, InputLayout, Layer, ModelConfig};
 use crate::error::{Error, Result};
 use crate::nn::init::glorot_uniform;
-use crate::nn::lstm_bptt::Backprop;
-use crate::nn::rnn::{Recurrent, RecurrentWeights, StepTrace};
+use crate::nn::{Backprop, Recurrent, RecurrentWeights, StepTrace};
 
 /// One built layer.
 #[derive(Debug)]

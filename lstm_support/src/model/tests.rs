@@ -2,7 +2,7 @@ use tch::nn::ModuleT;
 use tch::{Device, Kind, Tensor};
 
 use super::*;
-use crate::nn::rnn::CellKind;
+use crate::nn::CellKind;
 use crate::testutil::take_grads;
 
 fn model(config: &ModelConfig) -> Model {
@@ -301,7 +301,7 @@ fn config_round_trips_through_json_and_reads_the_old_layer_form() {
     let layer: Layer = serde_json::from_str(old).unwrap();
     assert_eq!(
         layer,
-        Layer::Recurrent(crate::nn::rnn::RecurrentConfig::new(
+        Layer::Recurrent(crate::nn::RecurrentConfig::new(
             CellKind::SimpleRnn,
             32,
             0.15

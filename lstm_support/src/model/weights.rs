@@ -18,7 +18,7 @@ use super::network::layer_path;
 use super::{copy_checked, Model};
 use crate::error::{Error, Result};
 use crate::fsutil::{io_error, write_bytes_atomically};
-use crate::nn::rnn::CellKind;
+use crate::nn::CellKind;
 
 /// Metadata keys of the model file.
 const FORMAT_KEY: &str = "format";

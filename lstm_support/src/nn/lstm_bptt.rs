@@ -8,11 +8,8 @@
 //! time is written out: per step one `[B, 4H] x [4H, H]` matmul and a handful of element-wise
 //! products, and the weight gradients in three large matmuls over all steps at the end.
 //!
-//! The layer's output enters autograd as a leaf. After `loss.backward()` has filled the leaf's
-//! gradient, [`Backprop::run`] takes the tapes in reverse order, computes each layer's
-//! gradients and hands them to autograd (parameters and, when it needs one, the layer input,
-//! which may be the previous tape's leaf), so the rest of the model and the optimiser see
-//! ordinary `.grad()` values.
+//! The layer's output enters autograd as a leaf; [`LstmTape::backward`] hands the gradients
+//! back (see [`tape`](super::tape) for the scheme, which the native kernels share).
 use tch::{Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -236,45 +233,12 @@ impl LstmTape {
     }
 }
 
-/// One layer's record of a training forward pass.
-#[derive(Debug)]
-pub(crate) enum Taped {
-    /// The LSTM's libtorch tape (this module).
-    Lstm(LstmTape),
-    /// A native kernel's tape ([`super::native`]).
-    Native(Box<super::native::NativeTape>),
-}
-
-/// The tapes of one training forward pass, to be run after `loss.backward()`.
-#[derive(Debug, Default)]
-pub(crate) struct Backprop {
-    tapes: Vec<Taped>,
-}
-
-impl Backprop {
-    pub(crate) fn push(&mut self, tape: Taped) {
-        self.tapes.push(tape);
-    }
-
-    /// Backpropagates through the taped layers, last layer first (each one's input gradient
-    /// reaches the layer before through autograd).
-    pub(crate) fn run(self) -> Result<()> {
-        for tape in self.tapes.into_iter().rev() {
-            match tape {
-                Taped::Lstm(tape) => tape.backward()?,
-                Taped::Native(tape) => tape.backward()?,
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use tch::{nn, Device};
 
     use super::*;
-    use crate::nn::rnn::{dropout_mask, lstm, RecurrentConfig};
+    use crate::nn::{dropout_mask, lstm, CellKind, RecurrentConfig};
 
     fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
         (a - b).abs().max().double_value(&[])
@@ -298,7 +262,7 @@ mod tests {
                 tch::manual_seed(3);
                 let vs = nn::VarStore::new(Device::Cpu);
                 let config = RecurrentConfig {
-                    cell: crate::nn::rnn::CellKind::Lstm,
+                    cell: CellKind::Lstm,
                     units: 6,
                     dropout: input_dropout,
                     recurrent_dropout: 0.4,

@@ -9,163 +9,21 @@
 //! - Weights are stored as libtorch's fused kernels take them (`[gates * units, inputs]`, gate
 //!   order i, f, g, o for the LSTM and r, z, n for the GRU), so evaluation, and training
 //!   without dropout, run `Tensor::lstm` / `gru` / `rnn_tanh` (cuDNN on a GPU). Training with
-//!   dropout runs a step loop over the same weights.
+//!   recurrent dropout runs a step loop over the same weights, or one of the taped paths
+//!   ([`TrainingPath`]).
 //! - Parameter counts equal Keras': the LSTM and the simple RNN have one bias vector, the GRU
 //!   two (Keras' `reset_after=True`, the TF2 default, which is also PyTorch's GRU).
-use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
+/// The layer's settings (`nn/config.rs`), also reachable here, where they were first defined;
+/// `nn::CellKind` and its siblings are the paths to use.
+pub use super::config::{CellKind, RecurrentConfig, RecurrentMask};
 use super::init::{glorot_uniform, orthogonal};
-use super::lstm_bptt::{lstm_forward_tape, LstmTape, LstmWeights, Taped};
+use super::lstm_bptt::{lstm_forward_tape, LstmTape, LstmWeights};
+use super::native::{forward_tape, LayerTensors, NativeTape};
+use super::path::TrainingPath;
+use super::tape::Taped;
 use crate::error::{Error, Result};
-
-/// Which recurrent cell a [`Recurrent`] layer runs: the one place the cell kinds are spelled
-/// (configs, summaries and the command line's `--model` values all come from it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "snake_case")]
-pub enum CellKind {
-    Lstm,
-    Gru,
-    #[cfg_attr(feature = "cli", value(alias = "rnn"))]
-    SimpleRnn,
-}
-
-impl CellKind {
-    pub const ALL: [CellKind; 3] = [CellKind::Lstm, CellKind::Gru, CellKind::SimpleRnn];
-
-    /// Number of gate blocks in the stacked weight matrices.
-    pub fn gates(self) -> i64 {
-        match self {
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-            CellKind::SimpleRnn => 1,
-        }
-    }
-
-    /// The gates, in the order libtorch stacks their weights.
-    pub fn gate_names(self) -> &'static [&'static str] {
-        match self {
-            CellKind::Lstm => &["input gate", "forget gate", "cell input", "output gate"],
-            CellKind::Gru => &["reset gate", "update gate", "candidate"],
-            CellKind::SimpleRnn => &[],
-        }
-    }
-
-    /// The Keras class name, for summaries.
-    pub fn keras_name(self) -> &'static str {
-        match self {
-            CellKind::Lstm => "LSTM",
-            CellKind::Gru => "GRU",
-            CellKind::SimpleRnn => "SimpleRNN",
-        }
-    }
-}
-
-/// How the recurrent dropout masks of one sequence are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
-#[serde(rename_all = "snake_case")]
-pub enum RecurrentMask {
-    /// One mask per sequence, shared by the gates: tf.keras 2.x (`implementation=2`).
-    #[default]
-    Shared,
-    /// One mask per sequence and gate (4 for the LSTM, 3 for the GRU, 1 for the simple RNN):
-    /// Keras 3.8 and later, what `keras.layers.LSTM(recurrent_dropout=...)` does today.
-    PerGate,
-}
-
-impl RecurrentMask {
-    pub fn is_shared(&self) -> bool {
-        *self == RecurrentMask::Shared
-    }
-}
-
-/// Hyperparameters of one recurrent layer.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RecurrentConfig {
-    pub cell: CellKind,
-    pub units: usize,
-    /// Fraction of the inputs x(t) dropped during training, one mask per sequence.
-    #[serde(default)]
-    pub dropout: f64,
-    /// Fraction of h(t-1) dropped before the recurrent matmul during training, one mask per
-    /// sequence.
-    #[serde(default)]
-    pub recurrent_dropout: f64,
-    /// Output every step's h (`[B, T, H]`, to feed another recurrent layer) or only the last
-    /// (`[B, H]`).
-    #[serde(default)]
-    pub return_sequences: bool,
-    /// How the recurrent dropout masks are drawn. Left out of the JSON when shared, so run
-    /// keys from before the choice existed still hold.
-    #[serde(default, skip_serializing_if = "RecurrentMask::is_shared")]
-    pub recurrent_mask: RecurrentMask,
-}
-
-impl Default for RecurrentConfig {
-    fn default() -> Self {
-        RecurrentConfig {
-            cell: CellKind::Lstm,
-            units: 32,
-            dropout: 0.0,
-            recurrent_dropout: 0.0,
-            return_sequences: false,
-            recurrent_mask: RecurrentMask::Shared,
-        }
-    }
-}
-
-impl RecurrentConfig {
-    /// `cell` with `units` units and a recurrent dropout, nothing else set.
-    pub fn new(cell: CellKind, units: usize, recurrent_dropout: f64) -> Self {
-        RecurrentConfig {
-            cell,
-            units,
-            recurrent_dropout,
-            ..Default::default()
-        }
-    }
-
-    /// Keras-style name with the settings that matter, e.g. `LSTM(32, recurrent_dropout=0.15)`.
-    pub fn describe(&self) -> String {
-        let mut s = format!("{}({}", self.cell.keras_name(), self.units);
-        if self.dropout > 0.0 {
-            s.push_str(&format!(", dropout={}", self.dropout));
-        }
-        if self.recurrent_dropout > 0.0 {
-            s.push_str(&format!(", recurrent_dropout={}", self.recurrent_dropout));
-        }
-        if self.return_sequences {
-            s.push_str(", return_sequences=True");
-        }
-        if self.recurrent_dropout > 0.0 && self.recurrent_mask == RecurrentMask::PerGate {
-            s.push_str(", masks per gate");
-        }
-        s + ")"
-    }
-
-    pub fn validate(&self, layer: &str) -> Result<()> {
-        if self.units == 0 {
-            return Err(Error::invalid(
-                format!("{layer}: units"),
-                "0; a recurrent layer needs at least 1 unit",
-            ));
-        }
-        for (name, p) in [
-            ("dropout", self.dropout),
-            ("recurrent_dropout", self.recurrent_dropout),
-        ] {
-            if !(0.0..1.0).contains(&p) {
-                return Err(Error::invalid(
-                    format!("{layer}: {name}"),
-                    format!("{p}; it must be in [0, 1)"),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// One step of [`Recurrent::run_steps`], as its visitor sees it.
 struct Step<'a> {
@@ -358,27 +216,25 @@ impl Recurrent {
     }
 
     /// Training forward pass as [`Recurrent::forward_t`]`(xs, true)` computes it, with the same
-    /// masks from the same random draws. An LSTM with recurrent dropout runs without an
-    /// autograd graph and returns a tape: its output is a leaf whose gradient the tape pushes
-    /// back through time once `loss.backward()` has run ([`Backprop::run`](super::lstm_bptt::Backprop::run)).
+    /// masks from the same random draws, along the layer's [`TrainingPath`]. The taped paths
+    /// run without an autograd graph and return a tape: the output is a leaf whose gradient the
+    /// tape pushes back through time once `loss.backward()` has run
+    /// ([`Backprop::run`](super::tape::Backprop::run)).
     pub(crate) fn forward_train(&self, xs: &Tensor) -> Result<(Tensor, Option<Taped>)> {
-        if self.config.recurrent_dropout == 0.0 {
-            return Ok((self.forward_t(xs, true), None));
-        }
         let (input_mask, recurrent_mask) = self.draw_masks(xs);
-        if super::native::trains(&self.config, xs.device()) {
-            let (output, tape) =
-                self.native_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref())?;
-            return Ok((output, Some(Taped::Native(Box::new(tape)))));
-        }
-        if self.config.cell == CellKind::Lstm && self.config.recurrent_mask.is_shared() {
-            let (output, tape) = self.lstm_tape(xs, input_mask.as_ref(), recurrent_mask.as_ref());
-            return Ok((output, Some(Taped::Lstm(tape))));
-        }
-        Ok((
-            self.forward_steps(xs, input_mask.as_ref(), recurrent_mask.as_ref()),
-            None,
-        ))
+        let (input_mask, recurrent_mask) = (input_mask.as_ref(), recurrent_mask.as_ref());
+        Ok(match TrainingPath::for_layer(&self.config, xs.device()) {
+            TrainingPath::Fused => (self.forward_fused(&masked(xs, input_mask), true), None),
+            TrainingPath::Native => {
+                let (output, tape) = self.native_tape(xs, input_mask, recurrent_mask)?;
+                (output, Some(Taped::Native(Box::new(tape))))
+            }
+            TrainingPath::LstmTape => {
+                let (output, tape) = self.lstm_tape(xs, input_mask, recurrent_mask);
+                (output, Some(Taped::Lstm(tape)))
+            }
+            TrainingPath::StepLoop => (self.forward_steps(xs, input_mask, recurrent_mask), None),
+        })
     }
 
     /// The native kernels' taped forward pass with the given masks (see
@@ -388,21 +244,16 @@ impl Recurrent {
         xs: &Tensor,
         input_mask: Option<&Tensor>,
         recurrent_mask: Option<&Tensor>,
-    ) -> Result<(Tensor, super::native::NativeTape)> {
-        let params = super::native::LayerParams {
+    ) -> Result<(Tensor, NativeTape)> {
+        let layer = LayerTensors {
+            cell: self.config.cell,
+            return_sequences: self.config.return_sequences,
             w_ih: &self.w_ih,
             w_hh: &self.w_hh,
             b_ih: &self.b_ih,
             b_hh: &self.b_hh,
         };
-        super::native::forward_tape(
-            self.config.cell,
-            params,
-            xs,
-            input_mask,
-            recurrent_mask,
-            self.config.return_sequences,
-        )
+        forward_tape(&layer, xs, input_mask, recurrent_mask)
     }
 
     /// The LSTM's taped forward pass with the given masks (see [`lstm_bptt`](super::lstm_bptt)):

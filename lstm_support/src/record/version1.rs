@@ -22,7 +22,7 @@ use crate::data::ValidationSplit;
 use crate::error::Result;
 use crate::fsutil::{display_path, io_error};
 use crate::model::{InputLayout, Layer, Model};
-use crate::nn::rnn::CellKind;
+use crate::nn::CellKind;
 use crate::optim::{AdamConfig, LrSchedule};
 use crate::training::EarlyStopping;
 

@@ -311,8 +311,7 @@ impl Trainer {
         let device = self.model.device();
         // The native kernels use every core themselves; libtorch's spinning workers would
         // compete with them (restored before validation).
-        let _threads =
-            crate::nn::native::LibtorchOnOneThread::new(self.model.trains_with_native_kernels());
+        let _threads = self.model.training_threads();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
         for (batch_index, indices) in order.chunks(batch_size).enumerate() {
             crate::pause::point("batch");
