@@ -1,34 +1,55 @@
-//! The confusion matrix as a heat map.
+//! The confusion matrix as heat maps: the counts, and the errors alone (each row as
+//! percentages of its true class, the diagonal masked) so that a few confusions among
+//! thousands of correct answers still show.
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::figure::{blues, drawing_error, text_style, Draw, DrawResult, Figure};
+use super::figure::{blues, drawing_error, reds, text_style, Draw, DrawResult, Figure};
 use crate::error::{Error, Result};
 use crate::metrics::ConfusionMatrix;
 
-struct ConfusionHeatmap {
-    title: String,
-    matrix: ConfusionMatrix,
+/// One cell of a matrix view.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Cell {
+    /// The value the colour shows; `None` for a masked cell (drawn grey, off the scale).
+    pub(super) value: Option<f64>,
+    /// What the cell says.
+    pub(super) text: String,
 }
 
-impl Draw for ConfusionHeatmap {
+/// A square matrix of cells with a colour scale from 0 to `scale_max`.
+pub(super) struct MatrixView {
+    pub(super) title: String,
+    /// Under the title: what the cells are, when the title does not say.
+    pub(super) note: Option<String>,
+    pub(super) classes: Vec<String>,
+    /// `cells[true][predicted]`.
+    pub(super) cells: Vec<Vec<Cell>>,
+    pub(super) scale_max: f64,
+    pub(super) scale_decimals: usize,
+    pub(super) colors: fn(f64) -> RGBColor,
+    /// Zeros in light grey, so the cells that are not zero stand out.
+    pub(super) dim_zeros: bool,
+}
+
+const MASKED: RGBColor = RGBColor(225, 225, 225);
+const MASKED_TEXT: RGBColor = RGBColor(120, 120, 120);
+const ZERO_TEXT: RGBColor = RGBColor(170, 170, 170);
+
+impl Draw for MatrixView {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = area
             .titled(&self.title, text_style(20.0))
             .map_err(drawing_error)?;
+        let area = match &self.note {
+            Some(note) => area.titled(note, text_style(13.0)).map_err(drawing_error)?,
+            None => area,
+        };
         let width = area.dim_in_pixel().0;
         let (main, scale_area) = area.split_horizontally(width - 110);
-        let n = self.matrix.classes.len() as i32;
-        let max = self
-            .matrix
-            .counts
-            .iter()
-            .flatten()
-            .copied()
-            .max()
-            .unwrap_or(1)
-            .max(1) as f64;
-        let classes = self.matrix.classes.clone();
+        let n = self.classes.len() as i32;
+        let max = self.scale_max.max(1e-9);
+        let classes = self.classes.clone();
         let classes_y = classes.clone();
         let mut chart = ChartBuilder::on(&main)
             .margin(10)
@@ -57,17 +78,20 @@ impl Draw for ConfusionHeatmap {
             .draw()
             .map_err(drawing_error)?;
         // Row `t` (true label) is drawn from the top, as a printed matrix reads.
-        let cells = (0..n).flat_map(|t| (0..n).map(move |p| (t, p)));
-        let counts = &self.matrix.counts;
+        let positions = (0..n).flat_map(|t| (0..n).map(move |p| (t, p)));
+        let cell = |t: i32, p: i32| &self.cells[t as usize][p as usize];
         chart
-            .draw_series(cells.clone().map(|(t, p)| {
-                let value = counts[t as usize][p as usize] as f64;
+            .draw_series(positions.clone().map(|(t, p)| {
+                let color = match cell(t, p).value {
+                    Some(v) => (self.colors)(v / max),
+                    None => MASKED,
+                };
                 let y = n - 1 - t;
-                Rectangle::new([(p, y), (p + 1, y + 1)], blues(value / max).filled())
+                Rectangle::new([(p, y), (p + 1, y + 1)], color.filled())
             }))
             .map_err(drawing_error)?;
         let cell_font = if n <= 12 { 13.0 } else { 9.0 };
-        // Counts are centred in their cells: anchored at the cell's lower-left corner and
+        // Values are centred in their cells: anchored at the cell's lower-left corner and
         // shifted by half a cell in pixels.
         let (plot_w, plot_h) = chart.plotting_area().dim_in_pixel();
         let half_cell = (plot_w as i32 / (2 * n), -(plot_h as i32) / (2 * n));
@@ -76,19 +100,30 @@ impl Draw for ConfusionHeatmap {
             plotters::style::text_anchor::VPos::Center,
         );
         chart
-            .draw_series(cells.map(|(t, p)| {
-                let value = counts[t as usize][p as usize];
-                let color: &'static RGBColor = if value as f64 > max * 0.5 {
-                    &WHITE
-                } else {
-                    &BLACK
+            .draw_series(positions.map(|(t, p)| {
+                let Cell { value, text } = cell(t, p);
+                let color: &'static RGBColor = match *value {
+                    None => &MASKED_TEXT,
+                    Some(v) if v > max * 0.5 => &WHITE,
+                    Some(v) if v == 0.0 && self.dim_zeros => &ZERO_TEXT,
+                    Some(_) => &BLACK,
                 };
                 let style = text_style(cell_font).color(color).pos(centred);
-                EmptyElement::at((p, n - 1 - t)) + Text::new(value.to_string(), half_cell, style)
+                EmptyElement::at((p, n - 1 - t)) + Text::new(text.clone(), half_cell, style)
             }))
             .map_err(drawing_error)?;
-        // Colour scale.
-        let mut scale = ChartBuilder::on(&scale_area)
+        self.colour_scale(&scale_area, max)
+    }
+}
+
+impl MatrixView {
+    fn colour_scale<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        max: f64,
+    ) -> DrawResult {
+        let decimals = self.scale_decimals;
+        let mut scale = ChartBuilder::on(area)
             .margin_top(10)
             .margin_bottom(55)
             .margin_right(20)
@@ -102,7 +137,7 @@ impl Draw for ConfusionHeatmap {
             .disable_x_axis()
             .y_labels(6)
             .label_style(text_style(12.0))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.decimals$}"))
             .draw()
             .map_err(drawing_error)?;
         let steps = 100;
@@ -110,25 +145,131 @@ impl Draw for ConfusionHeatmap {
             .draw_series((0..steps).map(|i| {
                 let lo = max * i as f64 / steps as f64;
                 let hi = max * (i + 1) as f64 / steps as f64;
-                Rectangle::new([(0, lo), (1, hi)], blues(lo / max).filled())
+                Rectangle::new([(0, lo), (1, hi)], (self.colors)(lo / max).filled())
             }))
             .map_err(drawing_error)?;
         Ok(())
     }
 }
 
+fn check(matrix: &ConfusionMatrix) -> Result<()> {
+    let n = matrix.classes.len();
+    if n == 0 {
+        return Err(Error::invalid("confusion matrix", "it has no classes"));
+    }
+    if matrix.counts.len() != n || matrix.counts.iter().any(|row| row.len() != n) {
+        return Err(Error::invalid(
+            "confusion matrix",
+            format!("its counts are not {n} x {n}, one row and column per class"),
+        ));
+    }
+    Ok(())
+}
+
+/// The count view: every cell coloured by its count, from 0 to the largest.
+pub(super) fn counts_view(matrix: &ConfusionMatrix, title: &str) -> MatrixView {
+    let max = matrix.counts.iter().flatten().copied().max().unwrap_or(1);
+    MatrixView {
+        title: title.to_owned(),
+        note: None,
+        classes: matrix.classes.clone(),
+        cells: matrix
+            .counts
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .map(|&c| Cell {
+                        value: Some(c as f64),
+                        text: c.to_string(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        scale_max: max.max(1) as f64,
+        scale_decimals: 0,
+        colors: blues,
+        dim_zeros: false,
+    }
+}
+
+/// Each row as percentages of its true class (a row with no items is all 0).
+pub(super) fn row_percentages(matrix: &ConfusionMatrix) -> Vec<Vec<f64>> {
+    matrix
+        .counts
+        .iter()
+        .map(|row| {
+            let total: u64 = row.iter().sum();
+            row.iter()
+                .map(|&c| {
+                    if total == 0 {
+                        0.0
+                    } else {
+                        100.0 * c as f64 / total as f64
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The error view: row percentages, the diagonal (correct answers) masked, the colour scale
+/// from 0 to the largest off-diagonal percentage.
+pub(super) fn errors_view(matrix: &ConfusionMatrix, title: &str) -> MatrixView {
+    let percentages = row_percentages(matrix);
+    let largest_error = percentages
+        .iter()
+        .enumerate()
+        .flat_map(|(t, row)| row.iter().enumerate().filter(move |(p, _)| *p != t))
+        .map(|(_, &v)| v)
+        .fold(0.0, f64::max);
+    MatrixView {
+        title: title.to_owned(),
+        note: Some(
+            "% of each true class given each predicted label; the diagonal (correct, grey) \
+             is off the colour scale"
+                .to_owned(),
+        ),
+        classes: matrix.classes.clone(),
+        cells: percentages
+            .iter()
+            .enumerate()
+            .map(|(t, row)| {
+                row.iter()
+                    .enumerate()
+                    .map(|(p, &v)| Cell {
+                        value: (p != t).then_some(v),
+                        text: if v == 0.0 {
+                            "0".to_owned()
+                        } else {
+                            format!("{v:.1}")
+                        },
+                    })
+                    .collect()
+            })
+            .collect(),
+        scale_max: if largest_error > 0.0 {
+            largest_error
+        } else {
+            1.0
+        },
+        scale_decimals: 1,
+        colors: reds,
+        dim_zeros: true,
+    }
+}
+
 /// Heatmap of the confusion matrix: true label down, predicted label across, the count in
 /// each cell, and a colour scale.
 pub fn confusion_heatmap(matrix: &ConfusionMatrix, title: &str) -> Result<Figure> {
-    if matrix.classes.is_empty() {
-        return Err(Error::invalid("confusion matrix", "it has no classes"));
-    }
-    Figure::new(
-        720,
-        640,
-        ConfusionHeatmap {
-            title: title.to_owned(),
-            matrix: matrix.clone(),
-        },
-    )
+    check(matrix)?;
+    Figure::new(720, 640, counts_view(matrix, title))
+}
+
+/// Where the model goes wrong: each row of the confusion matrix as percentages of its true
+/// class, the diagonal (correct answers) masked grey, the colour scale spanning only the
+/// off-diagonal percentages, every cell labelled. A confusion of 0.5% is as visible here as
+/// the largest one, where in [`confusion_heatmap`] the diagonal's counts wash it out.
+pub fn confusion_errors_heatmap(matrix: &ConfusionMatrix, title: &str) -> Result<Figure> {
+    check(matrix)?;
+    Figure::new(720, 660, errors_view(matrix, title))
 }

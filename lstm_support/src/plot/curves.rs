@@ -5,7 +5,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::figure::{drawing_error, text_style, Draw, DrawResult, Figure, PALETTE};
-use super::line_chart::{line_chart, Series};
+use super::legend::{with_legend_below, LegendEntry, LineStyle};
+use super::line_chart::{line_chart, Axes, Series, XTicks};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::training::{EpochMetrics, History};
@@ -15,55 +16,97 @@ struct HistoryCurves {
     history: History,
 }
 
+/// Training dashed, validation solid, in the two panels of [`history_curves`].
+fn history_series(history: &History, metric: Metric) -> Vec<Series> {
+    let series = |label: &str, color, line, f: fn(&EpochMetrics) -> f64| Series {
+        label: label.to_owned(),
+        color,
+        line,
+        points: history
+            .epochs
+            .iter()
+            .map(|e| (e.epoch as f64, f(e)))
+            .collect(),
+    };
+    match metric {
+        Metric::Accuracy => vec![
+            series(TRAINING, PALETTE[0], LineStyle::Dashed, |e| {
+                e.train_accuracy
+            }),
+            series(VALIDATION, PALETTE[1], LineStyle::Solid, |e| e.val_accuracy),
+        ],
+        Metric::Loss => vec![
+            series(TRAINING, PALETTE[0], LineStyle::Dashed, |e| e.train_loss),
+            series(VALIDATION, PALETTE[1], LineStyle::Solid, |e| e.val_loss),
+        ],
+    }
+}
+
+const TRAINING: &str = "training (dashed)";
+const VALIDATION: &str = "validation (solid)";
+
+#[derive(Clone, Copy)]
+enum Metric {
+    Accuracy,
+    Loss,
+}
+
+/// The legend of [`history_curves`]: its two curves, each sample in its style.
+pub(super) fn history_legend(history: &History) -> Vec<LegendEntry> {
+    history_series(history, Metric::Accuracy)
+        .iter()
+        .map(Series::legend_entry)
+        .collect()
+}
+
+fn by_epoch<'a>(
+    caption: &'a str,
+    y_desc: &'a str,
+    y_bounds: (Option<f64>, Option<f64>),
+) -> Axes<'a> {
+    Axes {
+        caption,
+        x_desc: "epoch",
+        y_desc,
+        x_ticks: XTicks::Whole,
+        y_bounds,
+        guides: &[],
+    }
+}
+
 impl Draw for HistoryCurves {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult {
         let area = area
             .titled(&self.title, text_style(20.0))
             .map_err(drawing_error)?;
+        let area = with_legend_below(&area, &history_legend(&self.history))?;
         let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
-        let epochs = &self.history.epochs;
-        let series = |label: &str, color, dashed, f: fn(&EpochMetrics) -> f64| Series {
-            label: label.to_owned(),
-            color,
-            dashed,
-            points: epochs.iter().map(|e| (e.epoch as f64, f(e))).collect(),
-        };
         line_chart(
             &left,
-            "Accuracy",
-            "epoch",
-            "accuracy",
-            &[
-                series("training", PALETTE[0], true, |e| e.train_accuracy),
-                series("validation", PALETTE[1], false, |e| e.val_accuracy),
-            ],
-            (None, Some(1.0)),
-            SeriesLabelPosition::LowerRight,
+            &by_epoch("Accuracy", "accuracy", (None, Some(1.0))),
+            &history_series(&self.history, Metric::Accuracy),
         )?;
         line_chart(
             &right,
-            "Loss (categorical cross-entropy)",
-            "epoch",
-            "loss",
-            &[
-                series("training", PALETTE[0], true, |e| e.train_loss),
-                series("validation", PALETTE[1], false, |e| e.val_loss),
-            ],
-            (Some(0.0), None),
-            SeriesLabelPosition::UpperRight,
+            &by_epoch(
+                "Loss (categorical cross-entropy)",
+                "loss",
+                (Some(0.0), None),
+            ),
+            &history_series(&self.history, Metric::Loss),
         )
     }
 }
 
-/// Training and validation accuracy (left) and loss (right) against epoch, titled `title`
-/// (e.g. the model's description).
+/// Training (dashed) and validation (solid) accuracy (left) and loss (right) against epoch,
+/// titled `title` (e.g. the model's description), with the legend below the panels.
 pub fn history_curves(history: &History, title: &str) -> Result<Figure> {
     if history.is_empty() {
         return Err(Error::invalid("history", "it has no epochs to plot"));
     }
     Figure::new(
         1000,
-        400,
+        430,
         HistoryCurves {
             title: title.to_owned(),
             history: history.clone(),
@@ -71,9 +114,67 @@ pub fn history_curves(history: &History, title: &str) -> Result<Figure> {
     )
 }
 
-struct RunComparison {
-    title: String,
-    runs: Vec<(String, History)>,
+pub(super) struct RunComparison {
+    pub(super) title: String,
+    pub(super) runs: Vec<(String, History)>,
+}
+
+impl RunComparison {
+    /// Per run, training accuracy (dashed) and validation accuracy (solid) in the run's
+    /// colour, against epoch or, with `by_time`, against seconds of training.
+    pub(super) fn series(&self, by_time: bool) -> Vec<Series> {
+        let mut series = Vec::new();
+        for (i, (name, h)) in self.runs.iter().enumerate() {
+            let mut elapsed = 0.0;
+            let x: Vec<f64> = h
+                .epochs
+                .iter()
+                .map(|e| {
+                    elapsed += e.seconds;
+                    if by_time {
+                        elapsed
+                    } else {
+                        e.epoch as f64
+                    }
+                })
+                .collect();
+            let points = |f: fn(&EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+                x.iter().copied().zip(h.epochs.iter().map(f)).collect()
+            };
+            series.push(Series::nth(
+                i,
+                &format!("{name}, training"),
+                LineStyle::Dashed,
+                points(|e| e.train_accuracy),
+            ));
+            series.push(Series::nth(
+                i,
+                name,
+                LineStyle::Solid,
+                points(|e| e.val_accuracy),
+            ));
+        }
+        series
+    }
+
+    /// One entry per run in its colour, then what the two styles mean.
+    pub(super) fn legend(&self) -> Vec<LegendEntry> {
+        let mut entries: Vec<LegendEntry> = self
+            .series(false)
+            .iter()
+            .filter(|s| s.line == LineStyle::Solid)
+            .map(Series::legend_entry)
+            .collect();
+        entries.push(LegendEntry::style(
+            "training accuracy (dashed)",
+            LineStyle::Dashed,
+        ));
+        entries.push(LegendEntry::style(
+            "validation accuracy (solid)",
+            LineStyle::Solid,
+        ));
+        entries
+    }
 }
 
 impl Draw for RunComparison {
@@ -81,52 +182,30 @@ impl Draw for RunComparison {
         let area = area
             .titled(&self.title, text_style(20.0))
             .map_err(drawing_error)?;
+        let area = with_legend_below(&area, &self.legend())?;
         let (left, right) = area.split_horizontally(area.dim_in_pixel().0 / 2);
-        let by_epoch: Vec<Series> = self
-            .runs
-            .iter()
-            .enumerate()
-            .map(|(i, (name, h))| {
-                let points = h.epochs.iter().map(|e| (e.epoch as f64, e.val_accuracy));
-                Series::nth(i, name, points.collect())
-            })
-            .collect();
-        let by_time: Vec<Series> = self
-            .runs
-            .iter()
-            .enumerate()
-            .map(|(i, (name, h))| {
-                let mut elapsed = 0.0;
-                let points = h.epochs.iter().map(|e| {
-                    elapsed += e.seconds;
-                    (elapsed, e.val_accuracy)
-                });
-                Series::nth(i, name, points.collect())
-            })
-            .collect();
         line_chart(
             &left,
-            "Validation accuracy by epoch",
-            "epoch",
-            "validation accuracy",
-            &by_epoch,
-            (None, Some(1.0)),
-            SeriesLabelPosition::LowerRight,
+            &by_epoch("Accuracy by epoch", "accuracy", (None, Some(1.0))),
+            &self.series(false),
         )?;
         line_chart(
             &right,
-            "Validation accuracy by training time",
-            "seconds of training",
-            "validation accuracy",
-            &by_time,
-            (None, Some(1.0)),
-            SeriesLabelPosition::LowerRight,
+            &Axes {
+                caption: "Accuracy by training time",
+                x_desc: "seconds of training",
+                y_desc: "accuracy",
+                x_ticks: XTicks::Continuous,
+                y_bounds: (None, Some(1.0)),
+                guides: &[],
+            },
+            &self.series(true),
         )
     }
 }
 
-/// Validation accuracy of several runs against epoch (left) and wall-clock seconds (right),
-/// one colour and legend entry per run. Each run is a (name, history) pair: `&str` or
+/// Training (dashed) and validation (solid) accuracy of several runs against epoch (left) and
+/// wall-clock seconds (right), one colour and legend entry per run, the legend below. Each run is a (name, history) pair: `&str` or
 /// `String` names, histories or references to them (`&looks` of `[(&str, History); 4]`).
 pub fn compare_runs<S: AsRef<str>, H: Borrow<History>>(
     runs: &[(S, H)],
@@ -140,7 +219,7 @@ pub fn compare_runs<S: AsRef<str>, H: Borrow<History>>(
     }
     Figure::new(
         1100,
-        430,
+        470,
         RunComparison {
             title: title.to_owned(),
             runs: runs

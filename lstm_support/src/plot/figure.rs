@@ -203,6 +203,41 @@ pub(super) fn blues(t: f64) -> RGBColor {
     RGBColor(lerp(247.0, 8.0), lerp(251.0, 48.0), lerp(255.0, 107.0))
 }
 
+/// Matplotlib's viridis (dark purple, blue, green, yellow): perceptually uniform, so equal
+/// steps in value look like equal steps in colour, and readable in grey and by colour-blind
+/// readers. Linear between nine of its colours.
+pub(super) fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(f64, f64, f64); 9] = [
+        (68.0, 1.0, 84.0),
+        (72.0, 40.0, 120.0),
+        (62.0, 73.0, 137.0),
+        (49.0, 104.0, 142.0),
+        (38.0, 130.0, 142.0),
+        (31.0, 158.0, 137.0),
+        (53.0, 183.0, 121.0),
+        (110.0, 206.0, 88.0),
+        (253.0, 231.0, 37.0),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let x = t * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let s = x - i as f64;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    let lerp = |p: f64, q: f64| (p + (q - p) * s).round() as u8;
+    RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
+}
+
+/// White to dark red: for errors.
+pub(super) fn reds(t: f64) -> RGBColor {
+    let t = t.clamp(0.0, 1.0);
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(lerp(255.0, 165.0), lerp(245.0, 15.0), lerp(240.0, 21.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

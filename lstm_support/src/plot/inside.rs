@@ -5,7 +5,9 @@ use plotters::prelude::*;
 use tch::{Kind, Tensor};
 
 use super::digit::{draw_digit, pixels_of};
-use super::figure::{blues, drawing_error, text_style, Draw, DrawResult, Figure, PALETTE};
+use super::figure::{drawing_error, text_style, viridis, Draw, DrawResult, Figure, PALETTE};
+use super::legend::{with_legend_below, LegendEntry, LineStyle};
+use super::line_chart::{whole_ticks, TickedAxis, MAX_X_LABELS};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -31,25 +33,70 @@ fn diverging(t: f64) -> RGBColor {
     }
 }
 
-/// One heat map of a panel: `[28][units]` values and how to colour them.
+/// How a panel's values become colours.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Scale {
+    /// Gates: viridis from the panel's smallest value to its largest, so a gate that only
+    /// moves between 0.45 and 0.55 still shows its structure (the colour bar gives the range).
+    Sequential { lo: f64, hi: f64 },
+    /// States: red (negative), white (0), blue (positive), up to the largest |value|.
+    Diverging { limit: f64 },
+}
+
+impl Scale {
+    /// The smallest and largest finite values of a panel: its sequential scale.
+    pub(super) fn spanning(values: &[Vec<Vec<f32>>]) -> Scale {
+        let (lo, hi) = values
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|&v| v as f64)
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo.is_finite() {
+            Scale::Sequential { lo, hi }
+        } else {
+            Scale::Sequential { lo: 0.0, hi: 1.0 }
+        }
+    }
+
+    /// The range the colour bar shows, low to high.
+    pub(super) fn range(&self) -> (f64, f64) {
+        match *self {
+            Scale::Sequential { lo, hi } => (lo, hi),
+            Scale::Diverging { limit } => (-limit, limit),
+        }
+    }
+
+    pub(super) fn color(&self, v: f64) -> RGBColor {
+        match *self {
+            Scale::Sequential { lo, hi } if hi - lo > 1e-9 => viridis((v - lo) / (hi - lo)),
+            Scale::Sequential { .. } => viridis(0.5),
+            Scale::Diverging { limit } => diverging(v / limit.max(1e-9)),
+        }
+    }
+}
+
+/// A colour bar's label for `v` on a scale `span` wide: enough decimals to tell its three
+/// labels apart.
+pub(super) fn scale_label(v: f64, span: f64) -> String {
+    let decimals = match span.abs() {
+        s if s >= 10.0 => 0,
+        s if s >= 1.0 => 1,
+        s if s >= 0.1 => 2,
+        _ => 3,
+    };
+    format!("{v:.decimals$}")
+}
+
+/// One column of heat maps: one gate or state, `[28][units]` values per digit.
 struct Panel {
     name: String,
     /// `values[digit][row][unit]`, units already sorted.
     values: Vec<Vec<Vec<f32>>>,
-    /// Gates run from 0 to 1 (white to blue); states from -limit to limit (red, white, blue).
-    range: (f64, f64),
-    diverging: bool,
-}
-
-impl Panel {
-    fn color(&self, v: f64) -> RGBColor {
-        let (lo, hi) = self.range;
-        if self.diverging {
-            diverging(v / hi.max(1e-9))
-        } else {
-            blues((v - lo) / (hi - lo).max(1e-9))
-        }
-    }
+    scale: Scale,
 }
 
 struct GateTraces {
@@ -61,62 +108,114 @@ struct GateTraces {
     order_note: String,
 }
 
-/// Pixel sizes of the gate figure.
-const ROW_PX: i32 = 4;
-const DIGIT_PX: i32 = 28 * ROW_PX;
-const BAR_PX: i32 = 10;
-const PANEL_GAP: i32 = 58;
-const DIGIT_ROW_PX: i32 = DIGIT_PX + 34;
-const TOP_PX: i32 = 70;
+/// Pixels of one image row, in the digit and in every heat map alike.
+const ROW_PX: i32 = 8;
+/// The digit and the heat maps are 28 rows, `MAP_H` pixels, tall.
+const MAP_H: i32 = 28 * ROW_PX;
+const MAP_W: i32 = 192;
+const BAR_GAP: i32 = 6;
+const BAR_W: i32 = 12;
+const BAR_LABELS_W: i32 = 46;
+const PANEL_GAP: i32 = 18;
+const PANEL_STEP: i32 = MAP_W + BAR_GAP + BAR_W + BAR_LABELS_W + PANEL_GAP;
+/// Left of the digit: the row axis's labels.
+const DIGIT_X: i32 = 52;
+const FIRST_PANEL_X: i32 = DIGIT_X + MAP_H + 26;
+const TOP_PX: i32 = 76;
+const DIGIT_ROW_PX: i32 = MAP_H + 40;
 
-impl GateTraces {
-    fn unit_px(&self) -> i32 {
-        (128 / self.units.max(1) as i32).max(1)
+/// Where the gate figure's parts go, in pixels.
+pub(super) struct GateLayout {
+    pub(super) panels: usize,
+}
+
+/// A rectangle as (left, top, width, height).
+pub(super) type Rect = (i32, i32, i32, i32);
+
+impl GateLayout {
+    pub(super) fn digit(&self, digit: usize) -> Rect {
+        (DIGIT_X, self.top(digit), MAP_H, MAP_H)
+    }
+
+    pub(super) fn heat_map(&self, digit: usize, panel: usize) -> Rect {
+        let x = FIRST_PANEL_X + panel as i32 * PANEL_STEP;
+        (x, self.top(digit), MAP_W, MAP_H)
+    }
+
+    fn top(&self, digit: usize) -> i32 {
+        TOP_PX + digit as i32 * DIGIT_ROW_PX
+    }
+
+    /// The y of the middle of row `row` (counted from 1) of the digit and its heat maps.
+    pub(super) fn row_middle(&self, digit: usize, row: usize) -> i32 {
+        self.top(digit) + (row as i32 - 1) * ROW_PX + ROW_PX / 2
+    }
+
+    /// The labelled rows of the row axis, counted from 1 as a reader counts them.
+    pub(super) fn row_ticks() -> Vec<i64> {
+        whole_ticks(1, 28, 8)
+    }
+
+    pub(super) fn size(&self, digits: usize) -> (u32, u32) {
+        let width = FIRST_PANEL_X + self.panels as i32 * PANEL_STEP;
+        let height = TOP_PX + digits as i32 * DIGIT_ROW_PX + 10;
+        (width.max(560) as u32, height as u32)
     }
 }
 
 impl Draw for GateTraces {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult {
-        let text = |s: &str, at: (i32, i32), size: f64| {
-            area.draw(&Text::new(s.to_owned(), at, text_style(size)))
+        let text = |s: &str, at: (i32, i32), style: TextStyle<'_>| {
+            area.draw(&Text::new(s.to_owned(), at, style))
                 .map_err(drawing_error)
         };
-        text(&self.title, (12, 8), 18.0)?;
-        let unit_px = self.unit_px();
-        let panel_px = unit_px * self.units as i32;
-        let left = 20 + DIGIT_PX + 30;
+        let layout = GateLayout {
+            panels: self.panels.len(),
+        };
+        text(&self.title, (12, 8), text_style(18.0))?;
+        let heading = TOP_PX - 24;
+        text("row t", (8, heading), text_style(14.0))?;
+        text("digit", (DIGIT_X, heading), text_style(14.0))?;
         for (p, panel) in self.panels.iter().enumerate() {
-            let x0 = left + p as i32 * (panel_px + BAR_PX + PANEL_GAP);
-            text(&panel.name, (x0, TOP_PX - 22), 14.0)?;
+            text(
+                &panel.name,
+                (layout.heat_map(0, p).0, heading),
+                text_style(14.0),
+            )?;
         }
-        text("digit", (20, TOP_PX - 22), 14.0)?;
         for (d, (pixels, label)) in self.digits.iter().enumerate() {
-            let y0 = TOP_PX + d as i32 * DIGIT_ROW_PX;
-            draw_digit(area, pixels, (20, y0), ROW_PX)?;
-            text(&format!("label {label}"), (20, y0 + DIGIT_PX + 4), 12.0)?;
+            let (dx, dy, _, _) = layout.digit(d);
+            draw_digit(area, pixels, (dx, dy), ROW_PX)?;
+            self.row_axis(area, &layout, d)?;
+            text(
+                &format!("label {label}"),
+                (dx, dy + MAP_H + 4),
+                text_style(12.0),
+            )?;
             for (p, panel) in self.panels.iter().enumerate() {
-                let x0 = left + p as i32 * (panel_px + BAR_PX + PANEL_GAP);
+                let (x0, y0, w, h) = layout.heat_map(d, p);
                 // Row t of the digit is step t: the heat map's rows line up with the image's.
                 for (row, values) in panel.values[d].iter().enumerate() {
                     for (unit, &v) in values.iter().enumerate() {
-                        let top_left = (x0 + unit as i32 * unit_px, y0 + row as i32 * ROW_PX);
-                        let bottom_right = (top_left.0 + unit_px, top_left.1 + ROW_PX);
+                        let x = |u: usize| x0 + (u as i32 * w) / self.units.max(1) as i32;
+                        let top = y0 + row as i32 * ROW_PX;
                         area.draw(&Rectangle::new(
-                            [top_left, bottom_right],
-                            panel.color(v as f64).filled(),
+                            [(x(unit), top), (x(unit + 1), top + ROW_PX)],
+                            panel.scale.color(v as f64).filled(),
                         ))
                         .map_err(drawing_error)?;
                     }
                 }
                 area.draw(&Rectangle::new(
-                    [(x0, y0), (x0 + panel_px, y0 + DIGIT_PX)],
+                    [(x0, y0), (x0 + w, y0 + h)],
                     RGBColor(150, 150, 150),
                 ))
                 .map_err(drawing_error)?;
-                self.colour_bar(area, panel, (x0 + panel_px + 4, y0))?;
+                colour_bar(area, &panel.scale, (x0 + w + BAR_GAP, y0))?;
             }
             if d == 0 {
-                text(&self.order_note, (left, y0 + DIGIT_PX + 4), 12.0)?;
+                let x0 = layout.heat_map(0, 0).0;
+                text(&self.order_note, (x0, dy + MAP_H + 4), text_style(12.0))?;
             }
         }
         Ok(())
@@ -124,45 +223,68 @@ impl Draw for GateTraces {
 }
 
 impl GateTraces {
-    /// A vertical colour bar `DIGIT_PX` tall at `origin`, high values at the top, with the
-    /// range's ends and middle as labels.
-    fn colour_bar<DB: DrawingBackend>(
+    /// Row numbers left of digit `d`, with ticks, at the middle of their rows.
+    fn row_axis<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
-        panel: &Panel,
-        origin: (i32, i32),
+        layout: &GateLayout,
+        d: usize,
     ) -> DrawResult {
-        let (lo, hi) = panel.range;
-        for k in 0..DIGIT_PX {
-            let v = hi - (hi - lo) * (k as f64 + 0.5) / DIGIT_PX as f64;
-            area.draw(&Rectangle::new(
-                [
-                    (origin.0, origin.1 + k),
-                    (origin.0 + BAR_PX, origin.1 + k + 1),
-                ],
-                panel.color(v).filled(),
+        let right = plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Right,
+            plotters::style::text_anchor::VPos::Center,
+        );
+        for row in GateLayout::row_ticks() {
+            let y = layout.row_middle(d, row as usize);
+            area.draw(&PathElement::new(
+                [(DIGIT_X - 5, y), (DIGIT_X - 1, y)],
+                RGBColor(90, 90, 90),
             ))
             .map_err(drawing_error)?;
-        }
-        for (v, y) in [
-            (hi, 0),
-            ((lo + hi) / 2.0, DIGIT_PX / 2 - 6),
-            (lo, DIGIT_PX - 12),
-        ] {
-            let label = if v.abs() >= 10.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.1}")
-            };
             area.draw(&Text::new(
-                label,
-                (origin.0 + BAR_PX + 3, origin.1 + y),
-                text_style(11.0),
+                row.to_string(),
+                (DIGIT_X - 8, y),
+                text_style(11.0).pos(right),
             ))
             .map_err(drawing_error)?;
         }
         Ok(())
     }
+}
+
+/// A vertical colour bar `MAP_H` tall at `origin`, high values at the top, with the range's
+/// ends and middle as labels.
+fn colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    scale: &Scale,
+    origin: (i32, i32),
+) -> DrawResult {
+    let (lo, hi) = scale.range();
+    for k in 0..MAP_H {
+        let v = hi - (hi - lo) * (k as f64 + 0.5) / MAP_H as f64;
+        area.draw(&Rectangle::new(
+            [
+                (origin.0, origin.1 + k),
+                (origin.0 + BAR_W, origin.1 + k + 1),
+            ],
+            scale.color(v).filled(),
+        ))
+        .map_err(drawing_error)?;
+    }
+    area.draw(&Rectangle::new(
+        [origin, (origin.0 + BAR_W, origin.1 + MAP_H)],
+        RGBColor(150, 150, 150),
+    ))
+    .map_err(drawing_error)?;
+    for (v, y) in [(hi, 0), ((lo + hi) / 2.0, MAP_H / 2 - 6), (lo, MAP_H - 12)] {
+        area.draw(&Text::new(
+            scale_label(v, hi - lo),
+            (origin.0 + BAR_W + 3, origin.1 + y),
+            text_style(11.0),
+        ))
+        .map_err(drawing_error)?;
+    }
+    Ok(())
 }
 
 /// `[items, T, H]` as `values[item][t][unit]`, units in `order`.
@@ -183,9 +305,11 @@ fn per_item(t: &Tensor, order: &[usize]) -> Result<Vec<Vec<Vec<f32>>>> {
 /// For the digits of `data` at `indices` (at most 6), what `model`'s recurrent layer does on
 /// each of the 28 rows, beside the digit: for an LSTM its input, forget and output gates and
 /// its cell state c(t); for a GRU its reset and update gates and h(t); for a SimpleRNN h(t).
-/// The heat maps' rows are the digit's rows; their columns are the units, sorted by their mean
-/// forget (GRU: update) gate over the digits shown, the same order in every panel; each has a
-/// colour bar.
+/// The heat maps' rows are the digit's rows (numbered 1 to 28 on the left, the digit drawn at
+/// the same scale); their columns are the units, sorted by their mean forget (GRU: update) gate
+/// over the digits shown, the same order in every panel. A gate's colours (viridis) span its
+/// smallest to largest value over the digits shown; a state's run red (negative) to blue
+/// (positive); each heat map has its colour bar.
 pub fn gate_traces(
     model: &Model,
     data: &Dataset,
@@ -214,11 +338,11 @@ pub fn gate_traces(
         order.sort_by(|&a, &b| means[b].total_cmp(&means[a]));
     }
     let gate = |name: &str| -> Result<Panel> {
+        let values = per_item(trace.gate(name)?, &order)?;
         Ok(Panel {
             name: name.to_owned(),
-            values: per_item(trace.gate(name)?, &order)?,
-            range: (0.0, 1.0),
-            diverging: false,
+            scale: Scale::spanning(&values),
+            values,
         })
     };
     let state = |name: &str, t: &Tensor| -> Result<Panel> {
@@ -226,8 +350,7 @@ pub fn gate_traces(
         Ok(Panel {
             name: name.to_owned(),
             values: per_item(t, &order)?,
-            range: (-limit, limit),
-            diverging: true,
+            scale: Scale::Diverging { limit },
         })
     };
     let panels = match trace.cell {
@@ -266,23 +389,45 @@ pub fn gate_traces(
             None => "units".to_owned(),
         },
     };
-    let width = 20
-        + DIGIT_PX
-        + 30
-        + figure.panels.len() as i32 * (figure.unit_px() * units as i32 + BAR_PX + PANEL_GAP)
-        + 10;
-    let height = TOP_PX + indices.len() as i32 * DIGIT_ROW_PX + 10;
-    Figure::new(width.max(520) as u32, height as u32, figure)
+    let (width, height) = GateLayout {
+        panels: figure.panels.len(),
+    }
+    .size(indices.len());
+    Figure::new(width, height, figure)
 }
 
-struct GradientNorms {
-    title: String,
+pub(super) struct GradientNorms {
+    pub(super) title: String,
     /// (cell name, after training, at initialisation).
-    cells: Vec<(String, Vec<f64>, Vec<f64>)>,
+    pub(super) cells: Vec<(String, Vec<f64>, Vec<f64>)>,
+}
+
+impl GradientNorms {
+    /// One entry per cell in its colour, then what the two styles mean.
+    pub(super) fn legend(&self) -> Vec<LegendEntry> {
+        let mut entries: Vec<LegendEntry> = self
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(k, (name, _, _))| LegendEntry {
+                label: name.clone(),
+                color: PALETTE[k % PALETTE.len()],
+                line: LineStyle::Solid,
+                marker: false,
+            })
+            .collect();
+        entries.push(LegendEntry::style("trained (solid)", LineStyle::Solid));
+        entries.push(LegendEntry::style(
+            "at initialisation (dashed)",
+            LineStyle::Dashed,
+        ));
+        entries
+    }
 }
 
 impl Draw for GradientNorms {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = with_legend_below(area, &self.legend())?;
         let all = self
             .cells
             .iter()
@@ -298,15 +443,20 @@ impl Draw for GradientNorms {
         let steps = self
             .cells
             .iter()
-            .map(|(_, a, _)| a.len())
+            .map(|(_, a, b)| a.len().max(b.len()))
             .max()
-            .unwrap_or(1) as f64;
-        let mut chart = ChartBuilder::on(area)
+            .unwrap_or(1) as i64;
+        let ticks = whole_ticks(1, steps, MAX_X_LABELS)
+            .into_iter()
+            .map(|t| t as f64)
+            .collect();
+        let x_range = TickedAxis::new(0.5..steps as f64 + 0.5, ticks);
+        let mut chart = ChartBuilder::on(&area)
             .caption(&self.title, text_style(18.0))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(70)
-            .build_cartesian_2d(1.0..steps, (lo / 2.0..hi * 2.0).log_scale())
+            .build_cartesian_2d(x_range, (lo / 2.0..hi * 2.0).log_scale())
             .map_err(drawing_error)?;
         chart
             .configure_mesh()
@@ -316,15 +466,13 @@ impl Draw for GradientNorms {
             .y_label_formatter(&|y| format!("{y:.0e}"))
             .label_style(text_style(13.0))
             .axis_desc_style(text_style(14.0))
-            .light_line_style(RGBColor(235, 235, 235))
+            .bold_line_style(RGBColor(225, 225, 225))
+            .light_line_style(RGBColor(240, 240, 240))
             .draw()
             .map_err(drawing_error)?;
-        for (k, (name, trained, initial)) in self.cells.iter().enumerate() {
+        for (k, (_, trained, initial)) in self.cells.iter().enumerate() {
             let color = PALETTE[k % PALETTE.len()];
-            for (values, dashed, when) in [
-                (trained, false, "trained"),
-                (initial, true, "at initialisation"),
-            ] {
+            for (values, dashed) in [(trained, false), (initial, true)] {
                 let points: Vec<(f64, f64)> = values
                     .iter()
                     .enumerate()
@@ -332,33 +480,21 @@ impl Draw for GradientNorms {
                     .map(|(t, &v)| ((t + 1) as f64, v))
                     .collect();
                 let style = ShapeStyle::from(&color).stroke_width(2);
-                let drawn = if dashed {
+                if dashed {
                     chart.draw_series(DashedLineSeries::new(points, 6, 4, style))
                 } else {
                     chart.draw_series(LineSeries::new(points, style))
                 }
                 .map_err(drawing_error)?;
-                drawn
-                    .label(format!("{name}, {when}"))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                    });
             }
         }
-        chart
-            .configure_series_labels()
-            .label_font(text_style(13.0))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(180, 180, 180))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(drawing_error)?;
         Ok(())
     }
 }
 
 /// How far back the loss's gradient reaches: mean |dL/dh(t)| against the step t on a log axis,
-/// one colour per cell, solid after training and dashed at initialisation. `cells` holds each
+/// one colour per cell, solid after training and dashed at initialisation, the legend (below
+/// the chart) saying so. `cells` holds each
 /// cell's name and its two curves ([`Model::hidden_gradient_norms`]).
 pub fn gradient_norms<S: AsRef<str>, V: AsRef<[f64]>>(
     cells: &[(S, V, V)],
@@ -382,7 +518,7 @@ pub fn gradient_norms<S: AsRef<str>, V: AsRef<[f64]>>(
     }
     Figure::new(
         900,
-        520,
+        560,
         GradientNorms {
             title: title.to_owned(),
             cells,

@@ -8,16 +8,17 @@ mod digit;
 mod figure;
 mod galleries;
 mod inside;
+mod legend;
 mod line_chart;
 mod prediction;
 mod rows;
 
-pub use confusion::confusion_heatmap;
+pub use confusion::{confusion_errors_heatmap, confusion_heatmap};
 pub use curves::{compare_records, compare_runs, history_curves};
 pub use figure::{Figure, PALETTE};
 pub use galleries::{digit_gallery, gallery, misclassified_gallery, GalleryItem};
 pub use inside::{gate_traces, gradient_norms};
-pub use prediction::prediction;
+pub use prediction::{least_confident, prediction};
 pub use rows::{accuracy_by_rows, reading_row_by_row};
 
 #[cfg(test)]

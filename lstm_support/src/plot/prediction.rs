@@ -7,7 +7,7 @@ use tch::Kind;
 use super::digit::{draw_digit, pixels_of};
 use super::figure::{drawing_error, text_style, Draw, DrawResult, Figure, PALETTE};
 use crate::data::Dataset;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::Model;
 
 struct Prediction {
@@ -34,6 +34,16 @@ impl Draw for Prediction {
         let predicted = (0..self.probabilities.len())
             .max_by(|&a, &b| self.probabilities[a].total_cmp(&self.probabilities[b]))
             .unwrap_or(0) as i32;
+        let confidence = self.probabilities.get(predicted as usize).copied();
+        left.draw(&Text::new(
+            format!(
+                "predicted {predicted} ({:.0}%)",
+                100.0 * confidence.unwrap_or(0.0)
+            ),
+            (20, 30 + 28 * 6 + 26),
+            text_style(14.0),
+        ))
+        .map_err(drawing_error)?;
         let mut chart = ChartBuilder::on(&right)
             .margin(12)
             .x_label_area_size(40)
@@ -94,4 +104,27 @@ pub fn prediction(model: &Model, data: &Dataset, index: usize, title: &str) -> R
             probabilities,
         },
     )
+}
+
+/// The index, among the first `count_scanned` items of `data` (all of them when there are
+/// fewer), of the one `model` is least sure about: the lowest probability for its predicted
+/// class (evaluation mode). Show it with
+/// `plot::prediction(&model, &data, plot::least_confident(&model, &data, 1000)?, title)`.
+pub fn least_confident(model: &Model, data: &Dataset, count_scanned: usize) -> Result<usize> {
+    if count_scanned == 0 || data.is_empty() {
+        return Err(Error::invalid(
+            "count scanned",
+            format!(
+                "{count_scanned} items of a dataset of {}; scan at least 1 item",
+                data.len()
+            ),
+        ));
+    }
+    let confidences = model.predict(&data.take(count_scanned))?.confidences;
+    confidences
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(index, _)| index)
+        .ok_or_else(|| Error::internal("finding the least confident prediction", "no predictions"))
 }

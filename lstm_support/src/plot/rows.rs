@@ -5,7 +5,8 @@ use plotters::prelude::*;
 
 use super::digit::{draw_digit, pixels_of};
 use super::figure::{blues, drawing_error, text_style, Draw, DrawResult, Figure};
-use super::line_chart::{line_chart, Series};
+use super::legend::{with_legend_below, LegendEntry, LineStyle, STYLE_GREY};
+use super::line_chart::{line_chart, Axes, Guide, Series, XTicks};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -103,29 +104,52 @@ pub fn reading_row_by_row(
     )
 }
 
-struct LinePlot {
-    title: String,
-    x_desc: String,
-    y_desc: String,
-    series: Vec<Series>,
+/// Chance accuracy: a guess among 10 digits is right one time in ten.
+const CHANCE: f64 = 0.1;
+
+pub(super) struct AccuracyByRows {
+    pub(super) title: String,
+    pub(super) series: Vec<Series>,
 }
 
-impl Draw for LinePlot {
+impl AccuracyByRows {
+    fn chance() -> Guide {
+        Guide {
+            y: CHANCE,
+            color: STYLE_GREY,
+            line: LineStyle::Dashed,
+        }
+    }
+
+    /// One entry per model, then the chance line's.
+    pub(super) fn legend(&self) -> Vec<LegendEntry> {
+        let mut entries: Vec<LegendEntry> = self.series.iter().map(Series::legend_entry).collect();
+        entries.push(LegendEntry::style("chance (10%)", LineStyle::Dashed));
+        entries
+    }
+}
+
+impl Draw for AccuracyByRows {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult {
+        let area = with_legend_below(area, &self.legend())?;
         line_chart(
-            area,
-            &self.title,
-            &self.x_desc,
-            &self.y_desc,
+            &area,
+            &Axes {
+                caption: &self.title,
+                x_desc: "rows read k (the answer after row k)",
+                y_desc: "validation accuracy",
+                x_ticks: XTicks::Whole,
+                y_bounds: (Some(0.0), Some(1.0)),
+                guides: &[Self::chance()],
+            },
             &self.series,
-            (Some(0.0), Some(1.0)),
-            SeriesLabelPosition::LowerRight,
         )
     }
 }
 
-/// Validation accuracy when the model stops reading after k rows, one line per model: (name,
-/// points) pairs, the points as `Model::accuracy_by_rows` returns them (a `Vec` or a slice).
+/// Validation accuracy when the model stops reading after k rows (k = 1 to 28), one line per
+/// model, with chance (10%) dashed and the legend below: (name, points) pairs, the points as
+/// `Model::accuracy_by_rows` returns them (a `Vec` or a slice).
 pub fn accuracy_by_rows<S: AsRef<str>, P: AsRef<[(usize, f64)]>>(
     models: &[(S, P)],
     title: &str,
@@ -143,6 +167,7 @@ pub fn accuracy_by_rows<S: AsRef<str>, P: AsRef<[(usize, f64)]>>(
             Series::nth(
                 i,
                 name.as_ref(),
+                LineStyle::Solid,
                 points
                     .as_ref()
                     .iter()
@@ -153,11 +178,9 @@ pub fn accuracy_by_rows<S: AsRef<str>, P: AsRef<[(usize, f64)]>>(
         .collect();
     Figure::new(
         800,
-        420,
-        LinePlot {
+        460,
+        AccuracyByRows {
             title: title.to_owned(),
-            x_desc: "rows read".into(),
-            y_desc: "validation accuracy".into(),
             series,
         },
     )
