@@ -105,7 +105,8 @@ pub use error::{DataError, Error, Result};
 /// ```
 pub mod prelude {
     pub use crate::analysis::{
-        AcrossSeeds, Comparison, ErrorAnalysis, GradientReach, ReadingByRows, SettingEffect,
+        AcrossSeeds, Comparison, ErrorAnalysis, GradientReach, McNemar, PairedBootstrap,
+        ReadingByRows, SeedComparison, SettingEffect,
     };
     pub use crate::data::ValidationSplit;
     pub use crate::error::{Error, Result};

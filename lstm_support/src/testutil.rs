@@ -127,3 +127,20 @@ impl AsRef<crate::record::RunRecord> for RunLike {
         &self.record
     }
 }
+
+/// `record` with validation predictions: image i right when `correct[i]` (labels all 0).
+pub fn with_validation(
+    mut record: crate::record::RunRecord,
+    correct: &[bool],
+) -> crate::record::RunRecord {
+    record.validation = Some(crate::record::ValidationPredictions {
+        predictions: correct.iter().map(|&c| i64::from(!c)).collect(),
+        labels: vec![0; correct.len()],
+    });
+    record
+}
+
+/// `n` images of which the first `right` are right.
+pub fn first_right(n: usize, right: usize) -> Vec<bool> {
+    (0..n).map(|i| i < right).collect()
+}

@@ -2,8 +2,8 @@
 //! cheapest to train.
 use std::fmt;
 
-use super::noise::{noise_points, within_noise};
-use super::summary::{difference_noise, RunSummary, CONVERGED_WITHIN};
+use super::summary::{RunSummary, CONVERGED_WITHIN};
+use super::verdict::{is_finding, verdict, ImagesTest, SeedNoise};
 use super::wording::{seconds, times};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
@@ -14,18 +14,19 @@ use crate::table::{evcxr_html, pct, text_to_html, thousands};
 pub struct AgainstBaseline {
     /// The run's index in [`Comparison::runs`].
     pub run: usize,
-    /// The run's best validation accuracy minus the baseline's, a fraction.
+    /// The run's validation accuracy minus the baseline's (kept weights), a fraction.
     pub val_difference: f64,
-    /// [`difference_noise`] of the two, a fraction.
-    pub noise: f64,
-    pub within_noise: bool,
+    pub images: ImagesTest,
+    /// Beyond the images' noise, and beyond the seeds' when a [`SeedNoise`] is given. Without
+    /// one, never: one seed per run cannot tell a setting from a lucky seed.
+    pub finding: bool,
     /// The run's parameters over the baseline's.
     pub parameters_ratio: f64,
     /// The run's training seconds over the baseline's.
     pub time_ratio: f64,
 }
 
-/// Several runs side by side: each run's numbers and over-fitting verdict, every other run
+/// Several runs side by side: each run's numbers and end-of-training verdicts, every other run
 /// against the first (the baseline), the best by validation accuracy and the cheapest to train.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
@@ -33,12 +34,16 @@ pub struct Comparison {
     pub runs: Vec<RunSummary>,
     /// One entry per run after the baseline, in order.
     pub against_baseline: Vec<AgainstBaseline>,
-    /// Index of the run with the highest best validation accuracy (the first of equals).
+    /// Index of the run with the highest validation accuracy (the first of equals).
     pub best: usize,
-    /// Indices of the other runs whose best validation accuracy is within noise of the best's.
+    /// The other runs, each against the best: (index, test), in order.
+    pub against_best: Vec<(usize, ImagesTest)>,
+    /// Indices of the other runs not measurably worse than the best.
     pub within_noise_of_best: Vec<usize>,
     /// Index of the run with the least training time (the first of equals).
     pub cheapest: usize,
+    /// The seed-to-seed spread the verdicts take into account, when given.
+    pub seed_noise: Option<SeedNoise>,
 }
 
 impl Comparison {
@@ -46,16 +51,16 @@ impl Comparison {
     /// `AsRef<RunRecord>`), e.g. `&family` or `&[&a, &b]`. An error when `runs` is empty, when
     /// two runs have the same name, or when a run has no epochs.
     pub fn new<R: AsRef<RunRecord>>(runs: &[R]) -> Result<Self> {
-        let runs: Vec<&RunRecord> = runs.iter().map(AsRef::as_ref).collect();
+        let records: Vec<&RunRecord> = runs.iter().map(AsRef::as_ref).collect();
         const WHAT: &str = "runs to compare";
-        if runs.is_empty() {
+        if records.is_empty() {
             return Err(Error::invalid(
                 WHAT,
                 "none given; pass at least one run record",
             ));
         }
-        for (i, a) in runs.iter().enumerate() {
-            if runs[..i].iter().any(|b| b.spec.name == a.spec.name) {
+        for (i, a) in records.iter().enumerate() {
+            if records[..i].iter().any(|b| b.spec.name == a.spec.name) {
                 return Err(Error::invalid(
                     WHAT,
                     format!(
@@ -66,7 +71,7 @@ impl Comparison {
                 ));
             }
         }
-        let summaries = runs
+        let summaries = records
             .iter()
             .map(|r| RunSummary::new(r))
             .collect::<Result<Vec<_>>>()?;
@@ -79,46 +84,79 @@ impl Comparison {
                 }
             })
         };
-        let best = first_extreme(&|a, b| a.best_val_accuracy > b.best_val_accuracy);
+        let best = first_extreme(&|a, b| a.val_accuracy > b.val_accuracy);
         let cheapest = first_extreme(&|a, b| a.train_seconds < b.train_seconds);
-        let baseline = &summaries[0];
+        let test = |i: usize, j: usize| {
+            ImagesTest::between(records[i], records[j], &summaries[i], &summaries[j])
+        };
         let against_baseline = (1..summaries.len())
             .map(|i| {
-                let run = &summaries[i];
-                let val_difference = run.best_val_accuracy - baseline.best_val_accuracy;
-                let noise = difference_noise(run, baseline);
+                let (run, baseline) = (&summaries[i], &summaries[0]);
                 AgainstBaseline {
                     run: i,
-                    val_difference,
-                    noise,
-                    within_noise: within_noise(val_difference, noise),
+                    val_difference: run.val_accuracy - baseline.val_accuracy,
+                    images: test(i, 0),
+                    finding: false,
                     parameters_ratio: run.parameters as f64 / baseline.parameters as f64,
                     time_ratio: run.train_seconds / baseline.train_seconds,
                 }
             })
             .collect();
-        let within_noise_of_best = (0..summaries.len())
-            .filter(|&i| {
-                i != best
-                    && summaries[best].best_val_accuracy - summaries[i].best_val_accuracy
-                        <= difference_noise(&summaries[best], &summaries[i])
-            })
+        let against_best = (0..summaries.len())
+            .filter(|&i| i != best)
+            .map(|i| (i, test(i, best)))
             .collect();
-        Ok(Comparison {
+        let mut comparison = Comparison {
             runs: summaries,
             against_baseline,
             best,
-            within_noise_of_best,
+            against_best,
+            within_noise_of_best: Vec::new(),
             cheapest,
-        })
+            seed_noise: None,
+        };
+        comparison.judge();
+        Ok(comparison)
+    }
+
+    /// The same comparison, its verdicts taking into account the spread over seeds measured
+    /// elsewhere (`std` of one run's validation accuracy, a fraction; `source` says where).
+    pub fn with_seed_noise(mut self, std: f64, source: impl Into<String>) -> Self {
+        self.seed_noise = Some(SeedNoise {
+            std,
+            source: source.into(),
+        });
+        self.judge();
+        self
+    }
+
+    fn judge(&mut self) {
+        for i in 0..self.against_baseline.len() {
+            let a = &self.against_baseline[i];
+            self.against_baseline[i].finding =
+                is_finding(a.val_difference, &a.images, self.seed_noise.as_ref());
+        }
+        let best = self.runs[self.best].val_accuracy;
+        self.within_noise_of_best = self
+            .against_best
+            .iter()
+            .filter(|(i, test)| {
+                !is_finding(
+                    self.runs[*i].val_accuracy - best,
+                    test,
+                    self.seed_noise.as_ref(),
+                )
+            })
+            .map(|(i, _)| *i)
+            .collect();
     }
 
     pub fn baseline(&self) -> &RunSummary {
         &self.runs[0]
     }
 
-    /// The run with the highest best validation accuracy: the one to pick. Its test accuracy
-    /// is a reported fact, not a criterion.
+    /// The run with the highest validation accuracy: the one to pick. Its test accuracy is a
+    /// reported fact, not a criterion.
     pub fn best_by_validation(&self) -> &RunSummary {
         &self.runs[self.best]
     }
@@ -147,25 +185,25 @@ impl fmt::Display for Comparison {
             writeln!(f, "Run:")?;
         }
         for r in &self.runs {
-            let epochs = if r.epochs < r.planned_epochs {
+            let kept = if r.epochs < r.planned_epochs {
                 format!(
-                    "{} of {} epochs (stopped early)",
-                    r.epochs, r.planned_epochs
+                    "{} of {} epochs (stopped early; kept epoch {})",
+                    r.epochs, r.planned_epochs, r.kept_epoch
                 )
             } else {
                 format!("{} epochs", r.epochs)
             };
             writeln!(
                 f,
-                "- {}: {epochs}, {} parameters, {} of training; best validation accuracy {} \
-                 at epoch {}, final {}, test {}; first within {:.1} points of its best \
-                 validation accuracy at epoch {}; {}.",
+                "- {}: {kept}, {} parameters, {} of training; validation accuracy {} at epoch \
+                 {} (highest of any epoch {}), test {}; first within {:.1} points of it at \
+                 epoch {}; {}.",
                 r.name,
                 thousands(r.parameters),
                 seconds(r.train_seconds),
+                pct(r.val_accuracy),
+                r.kept_epoch,
                 pct(r.best_val_accuracy),
-                r.best_epoch,
-                pct(r.final_val_accuracy),
                 pct(r.test_accuracy),
                 100.0 * CONVERGED_WITHIN,
                 r.converged_epoch,
@@ -179,13 +217,12 @@ impl fmt::Display for Comparison {
             let r = &self.runs[a.run];
             writeln!(
                 f,
-                "- {} against {}: {:+.2} points of best validation accuracy ({} the {} \
-                 noise) for {} the parameters ({} vs {}) and {} the training time ({} vs {}).",
+                "- {} against {}: {:+.2} points of validation accuracy ({}) for {} the \
+                 parameters ({} vs {}) and {} the training time ({} vs {}).",
                 r.name,
                 baseline.name,
                 100.0 * a.val_difference,
-                if a.within_noise { "within" } else { "beyond" },
-                noise_points(a.noise),
+                verdict(a.val_difference, &a.images, self.seed_noise.as_ref()),
                 times(r.parameters as f64, baseline.parameters as f64),
                 thousands(r.parameters),
                 thousands(baseline.parameters),
@@ -197,31 +234,28 @@ impl fmt::Display for Comparison {
         let best = self.best_by_validation();
         write!(
             f,
-            "\nBest by validation accuracy: {} ({} at epoch {}); its test accuracy, reported \
+            "\nHighest validation accuracy: {} ({} at epoch {}); its test accuracy, reported \
              only (the test set chooses nothing), is {}.",
             best.name,
-            pct(best.best_val_accuracy),
-            best.best_epoch,
+            pct(best.val_accuracy),
+            best.kept_epoch,
             pct(best.test_accuracy)
         )?;
         if !self.within_noise_of_best.is_empty() {
             let close: Vec<String> = self
-                .within_noise_of_best
+                .against_best
                 .iter()
-                .map(|&i| {
-                    let r = &self.runs[i];
-                    format!(
-                        "{} ({:+.2} points, within the {} noise)",
-                        r.name,
-                        100.0 * (r.best_val_accuracy - best.best_val_accuracy),
-                        noise_points(difference_noise(best, r))
-                    )
+                .filter(|(i, _)| self.within_noise_of_best.contains(i))
+                .map(|(i, test)| {
+                    let difference = self.runs[*i].val_accuracy - best.val_accuracy;
+                    format!("{} ({:+.2} points)", self.runs[*i].name, 100.0 * difference)
+                        + &format!(": {}", verdict(difference, test, self.seed_noise.as_ref()))
                 })
                 .collect();
             write!(
                 f,
-                " Within noise of it, so not measurably worse: {}.",
-                close.join(", ")
+                " Not measurably different from it: {}.",
+                close.join("; ")
             )?;
         }
         let cheapest = self.cheapest_to_train();
@@ -233,10 +267,12 @@ impl fmt::Display for Comparison {
         )?;
         write!(
             f,
-            "\nNoise is 2 standard errors, sqrt(p(1-p)/N), of a validation accuracy p measured \
-             on N images. Between two runs validated on the same images it is the larger of \
-             their two (they share their images and most of their errors); otherwise that of \
-             the difference, sqrt(SE1² + SE2²).\n"
+            "\nValidation accuracies are those of the weights each run kept (its last epoch, or \
+             the epoch early stopping restored), not the highest of any epoch, which picks the \
+             luckiest of many noisy measurements. Runs validated on the same images are \
+             compared image by image (McNemar's test: only the images they disagree on tell \
+             them apart); a difference is a finding only when it is beyond that noise and \
+             beyond the spread between seeds.\n"
         )
     }
 }
@@ -245,18 +281,27 @@ impl fmt::Display for Comparison {
 mod tests {
     use super::*;
     use crate::data::ValidationSplit;
-    use crate::testutil::{run_record, RunLike};
+    use crate::testutil::{first_right, run_record, with_validation, RunLike};
 
+    /// Three runs on the same 12,000 validation images, their predictions consistent with
+    /// their last epoch's accuracy.
     fn three_runs() -> Vec<RunRecord> {
+        let run = |name, parameters, epochs: &[(f64, f64)], test, seconds| {
+            let right = (epochs.last().unwrap().1 * 12_000.0).round() as usize;
+            with_validation(
+                run_record(name, parameters, epochs, test, seconds),
+                &first_right(12_000, right),
+            )
+        };
         vec![
-            run_record(
+            run(
                 "LSTM 32",
                 8138,
                 &[(0.95, 0.96), (0.975, 0.9805), (0.985, 0.984)],
                 0.982,
                 63.0,
             ),
-            run_record(
+            run(
                 "LSTM 2x32",
                 16_458,
                 &[(0.96, 0.97), (0.985, 0.988), (0.99, 0.991)],
@@ -264,7 +309,7 @@ mod tests {
                 115.0,
             ),
             // The highest test accuracy, but not the highest validation accuracy.
-            run_record(
+            run(
                 "LSTM 96",
                 40_000,
                 &[(0.97, 0.98), (0.99, 0.990)],
@@ -275,32 +320,38 @@ mod tests {
     }
 
     #[test]
-    fn against_the_baseline_with_costs_and_noise() {
+    fn against_the_baseline_image_by_image_with_costs() {
         let runs = three_runs();
         let comparison = Comparison::new(&runs.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(comparison.baseline().name, "LSTM 32");
         let a = &comparison.against_baseline[0];
         assert_eq!(a.run, 1);
         assert!((a.val_difference - 0.007).abs() < 1e-12);
-        // Same images: the larger SE, that of 98.4%: 2 * sqrt(0.984 * 0.016 / 12000) = 0.00229.
-        assert!((a.noise - 2.0 * (0.984 * 0.016 / 12_000.0f64).sqrt()).abs() < 1e-12);
-        assert!(!a.within_noise);
+        // 11,808 and 11,892 of 12,000 right, nested: 84 disagreements, all for LSTM 2x32.
+        let ImagesTest::McNemar(test) = &a.images else {
+            panic!("{:?}", a.images)
+        };
+        assert_eq!((test.only_a, test.only_b), (84, 0));
+        assert!(test.p_value < 1e-20);
+        // One seed each and no seed spread given: never a finding.
+        assert!(!a.finding);
         assert!((a.parameters_ratio - 16_458.0 / 8138.0).abs() < 1e-12);
         let text = comparison.to_string();
         assert!(
             text.contains(
-                "- LSTM 2x32 against LSTM 32: +0.70 points of best validation accuracy (beyond \
-                 the ±0.23-point noise) for 2.0x the parameters (16,458 vs 8,138) and 1.8x the \
+                "- LSTM 2x32 against LSTM 32: +0.70 points of validation accuracy (beyond the \
+                 validation images' noise: McNemar's test on the 84 images they disagree on, \
+                 p < 0.001; one seed each, so the seeds' noise is not measured here: not a \
+                 finding on its own) for 2.0x the parameters (16,458 vs 8,138) and 1.8x the \
                  training time (115 s vs 63 s)."
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                "- LSTM 32: 3 epochs, 8,138 parameters, 63 s of training; best validation \
-                 accuracy 98.40% at epoch 3, final 98.40%, test 98.20%; first within 0.5 points \
-                 of its best validation accuracy at epoch 2; at epoch 3, training accuracy \
-                 98.50% against validation 98.40%: gap +0.10 points, within"
+                "- LSTM 32: 3 epochs, 8,138 parameters, 63 s of training; validation accuracy \
+                 98.40% at epoch 3 (highest of any epoch 98.40%), test 98.20%; first within 0.5 \
+                 points of it at epoch 2; at epoch 3, training accuracy 98.50%"
             ),
             "{text}"
         );
@@ -314,22 +365,54 @@ mod tests {
     }
 
     #[test]
+    fn a_seed_spread_turns_a_difference_into_a_finding_only_beyond_it() {
+        let runs = three_runs();
+        // 2 sqrt(2) x 0.2 points = 0.57 points: the +0.70 difference is beyond it.
+        let comparison = Comparison::new(&runs)
+            .unwrap()
+            .with_seed_noise(0.002, "3 seeds of LSTM 32");
+        assert!(comparison.against_baseline[0].finding);
+        let text = comparison.to_string();
+        assert!(
+            text.contains(
+                "p < 0.001; beyond the seeds' ±0.57-point noise (2 sqrt(2) x the 0.20-point \
+                 spread of 3 seeds of LSTM 32): a finding)"
+            ),
+            "{text}"
+        );
+        // A spread of 0.3 points makes the same difference within the seeds' noise (0.85).
+        let wider = Comparison::new(&runs)
+            .unwrap()
+            .with_seed_noise(0.003, "elsewhere");
+        assert!(!wider.against_baseline[0].finding);
+        assert!(
+            wider
+                .to_string()
+                .contains("within the seeds' ±0.85-point noise"),
+            "{wider}"
+        );
+    }
+
+    #[test]
     fn the_best_run_is_chosen_by_validation_not_by_test_accuracy() {
         let runs = three_runs();
         let comparison = Comparison::new(&runs.iter().collect::<Vec<_>>()).unwrap();
         assert_eq!(comparison.best, 1);
         assert_eq!(comparison.best_by_validation().name, "LSTM 2x32");
-        // LSTM 96 is 0.10 points below: within noise of the best, and said so.
-        assert_eq!(comparison.within_noise_of_best, vec![2]);
+        // LSTM 96 is 0.10 points below: 12 disagreements, p = 2^-11: beyond the images'
+        // noise, but one seed each, so not measurably worse.
+        assert_eq!(comparison.within_noise_of_best, vec![0, 2]);
         let text = comparison.to_string();
         assert!(
             text.contains(
-                "Best by validation accuracy: LSTM 2x32 (99.10% at epoch 3); its test \
-                 accuracy, reported only (the test set chooses nothing), is 98.50%. Within \
-                 noise of it, so not measurably worse: LSTM 96 (-0.10 points"
+                "Highest validation accuracy: LSTM 2x32 (99.10% at epoch 3); its test \
+                 accuracy, reported only (the test set chooses nothing), is 98.50%. Not \
+                 measurably different from it: LSTM 32 (-0.70 points)"
             ),
             "{text}"
         );
+        let seeded = Comparison::new(&runs).unwrap().with_seed_noise(0.0001, "x");
+        assert_eq!(seeded.within_noise_of_best, Vec::<usize>::new());
     }
 
     #[test]
@@ -340,7 +423,35 @@ mod tests {
         let comparison = Comparison::new(&[&runs[0], &other]).unwrap();
         let se = |p: f64| (p * (1.0 - p) / 12_000.0f64).sqrt();
         let expected = 2.0 * (se(0.984).powi(2) + se(0.991).powi(2)).sqrt();
-        assert!((comparison.against_baseline[0].noise - expected).abs() < 1e-12);
+        let ImagesTest::Independent { noise, same_images } = comparison.against_baseline[0].images
+        else {
+            panic!()
+        };
+        assert!((noise - expected).abs() < 1e-12 && !same_images);
+        assert!(comparison
+            .to_string()
+            .contains("noise of two different validation sets"));
+        // Same images, but records without predictions: independent samples, said so.
+        let mut old = runs.clone();
+        old.iter_mut().for_each(|r| r.validation = None);
+        let text = Comparison::new(&old).unwrap().to_string();
+        assert!(
+            text.contains(
+                "noise of independent samples: the records keep no validation predictions"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_kept_epoch_is_compared_not_the_best_one() {
+        let mut runs = three_runs();
+        // Highest at epoch 2, lower at the end: compared by the end.
+        runs[0].history.epochs[1].val_accuracy = 0.995;
+        let comparison = Comparison::new(&runs).unwrap();
+        assert_eq!(comparison.runs[0].val_accuracy, 0.984);
+        assert_eq!(comparison.runs[0].best_val_accuracy, 0.995);
+        assert_eq!(comparison.best, 1);
     }
 
     #[test]
@@ -367,10 +478,6 @@ mod tests {
         assert_eq!(Comparison::new(&runs).unwrap(), of_records);
         assert_eq!(
             Comparison::new(&[&runs[0], &runs[1], &runs[2]]).unwrap(),
-            of_records
-        );
-        assert_eq!(
-            Comparison::new(&records.iter().collect::<Vec<_>>()).unwrap(),
             of_records
         );
     }

@@ -1,6 +1,7 @@
-//! The noise of an accuracy and the rule every analysis applies to it: an accuracy `p`
-//! measured on `N` images has a standard error `SE = sqrt(p(1-p)/N)`, and a difference not
-//! larger than 2 SE is reported as within noise, never as an effect.
+//! The noise of an accuracy measured on a sample of images: an accuracy `p` measured on `N`
+//! images has a standard error `SE = sqrt(p(1-p)/N)`, and a difference not larger than 2 SE is
+//! reported as within noise, never as an effect. (Runs validated on the same images are
+//! compared image by image instead: [`super::McNemar`].)
 
 /// `sqrt(p(1-p)/n)`, the standard error of an accuracy `p` measured on `n` images. Infinite
 /// when `n` is 0: nothing was measured, so every difference is within noise.
@@ -11,15 +12,10 @@ pub fn standard_error(accuracy: f64, n: usize) -> f64 {
     (accuracy * (1.0 - accuracy) / n as f64).sqrt()
 }
 
-/// 2 standard errors of the difference between two accuracies whose standard errors are `se_a`
-/// and `se_b`: the larger of the two when both were measured on the same images, otherwise
-/// `sqrt(SE_a² + SE_b²)` (why: [`super::difference_noise`]).
-pub(super) fn two_standard_errors_of_difference(se_a: f64, se_b: f64, same_images: bool) -> f64 {
-    if same_images {
-        2.0 * se_a.max(se_b)
-    } else {
-        2.0 * (se_a * se_a + se_b * se_b).sqrt()
-    }
+/// 2 standard errors of the difference between two accuracies measured on independent samples
+/// of images, whose standard errors are `se_a` and `se_b`: `2 sqrt(SE_a² + SE_b²)`.
+pub(super) fn two_standard_errors_of_difference(se_a: f64, se_b: f64) -> f64 {
+    2.0 * (se_a * se_a + se_b * se_b).sqrt()
 }
 
 /// A difference not larger than the noise is no measurable effect.
@@ -44,9 +40,8 @@ mod tests {
     }
 
     #[test]
-    fn the_same_images_take_the_larger_error_others_add_theirs() {
-        assert_eq!(two_standard_errors_of_difference(0.3, 0.4, true), 0.8);
-        assert!((two_standard_errors_of_difference(0.3, 0.4, false) - 1.0).abs() < 1e-12);
+    fn independent_samples_add_their_errors() {
+        assert!((two_standard_errors_of_difference(0.3, 0.4) - 1.0).abs() < 1e-12);
         assert!(within_noise(-0.2, 0.2) && !within_noise(0.21, 0.2));
         assert_eq!(noise_points(0.0019), "±0.19-point");
     }

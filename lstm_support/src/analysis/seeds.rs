@@ -1,12 +1,20 @@
-//! One setting trained with several seeds: the spread a difference between settings must beat.
+//! One setting trained with several seeds: the spread a difference between settings must beat,
+//! and two settings compared over their seeds and their validation images together.
 use std::fmt;
 
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::paired::{
+    check_same_images, validation_correct, PairedBootstrap, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
+    SIGNIFICANCE,
+};
+use super::wording::{p_value, print_as_html};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::table::{pct, Align, Table};
 
-/// One setting trained with several seeds: the mean and the spread of its best validation
-/// accuracy, so that a comparison can tell a difference between settings from the difference
+/// One setting trained with several seeds: the mean and the spread of the validation accuracy
+/// of its kept weights ([`RunRecord::kept_val_accuracy`]), so that a comparison can tell a difference between settings from the difference
 /// between two seeds of one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcrossSeeds {
@@ -18,7 +26,7 @@ pub struct AcrossSeeds {
 pub struct SeedSpread {
     pub name: String,
     pub seeds: Vec<u64>,
-    /// Best validation accuracy of each seed's run, in the order of `seeds`.
+    /// Validation accuracy of each seed's kept weights, in the order of `seeds`.
     pub accuracies: Vec<f64>,
     pub mean: f64,
     /// The sample standard deviation over the seeds.
@@ -46,18 +54,15 @@ impl AcrossSeeds {
                 }
                 let accuracies: Vec<f64> = runs
                     .iter()
-                    .map(|r| r.as_ref().best_val_accuracy())
+                    .map(|r| r.as_ref().kept_val_accuracy())
                     .collect();
-                let n = accuracies.len() as f64;
-                let mean = accuracies.iter().sum::<f64>() / n;
-                let variance =
-                    accuracies.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0);
+                let (mean, std) = mean_and_std(&accuracies);
                 Ok(SeedSpread {
                     name: name.to_owned(),
                     seeds,
                     accuracies,
                     mean,
-                    std: variance.sqrt(),
+                    std,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -74,7 +79,7 @@ impl AcrossSeeds {
         let mut align = vec![Align::Left];
         align.extend(vec![Align::Right; seeds + 2]);
         Table {
-            caption: "Best validation accuracy across seeds".into(),
+            caption: "Validation accuracy across seeds (final, or early-stopped, epoch)".into(),
             header,
             align,
             rows: self
@@ -103,7 +108,7 @@ impl fmt::Display for AcrossSeeds {
             let seeds: Vec<String> = r.seeds.iter().map(u64::to_string).collect();
             writeln!(
                 f,
-                "{}: {} ± {:.2} points (mean ± standard deviation of the best validation accuracy over seeds {})",
+                "{}: {} ± {:.2} points (mean ± standard deviation of the validation accuracy over seeds {})",
                 r.name,
                 pct(r.mean),
                 100.0 * r.std,
@@ -111,6 +116,147 @@ impl fmt::Display for AcrossSeeds {
             )?;
         }
         Ok(())
+    }
+}
+
+/// The mean and sample standard deviation of at least two values.
+fn mean_and_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, variance.sqrt())
+}
+
+/// Two settings, each trained with several seeds and validated on the same images, compared
+/// against both sources of noise: another seed (Welch's t-test on the runs' accuracies) and
+/// another validation set (a paired bootstrap over the images of each image's share of right
+/// answers across a setting's seeds). The difference is a finding only when it is beyond both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedComparison {
+    /// The settings' names, from their first runs' specs.
+    pub a: String,
+    pub b: String,
+    /// Each seed's validation accuracy (kept weights), setting A, then setting B.
+    pub a_accuracies: Vec<f64>,
+    pub b_accuracies: Vec<f64>,
+    /// Mean accuracy of A minus mean accuracy of B, a fraction.
+    pub difference: f64,
+    /// Welch's t statistic and its degrees of freedom (Welch–Satterthwaite).
+    pub welch_t: f64,
+    pub degrees_of_freedom: f64,
+    /// Two-sided p-value of Welch's t-test: how likely so large a difference of means is
+    /// between two settings that differ only by seed.
+    pub seeds_p_value: f64,
+    /// The same difference, resampled over the validation images.
+    pub over_images: PairedBootstrap,
+    /// `seeds_p_value` below [`SIGNIFICANCE`] and the bootstrap interval excludes 0.
+    pub beyond_noise: bool,
+}
+
+impl SeedComparison {
+    /// `a` and `b`: each setting's runs, one per seed (at least 2 distinct seeds each, 3 or
+    /// more for a useful test), all validated on the same images, with validation
+    /// predictions in their records.
+    pub fn new<A: AsRef<RunRecord>, B: AsRef<RunRecord>>(a: &[A], b: &[B]) -> Result<Self> {
+        let a: Vec<&RunRecord> = a.iter().map(AsRef::as_ref).collect();
+        let b: Vec<&RunRecord> = b.iter().map(AsRef::as_ref).collect();
+        let spreads = AcrossSeeds::new(&[a.clone(), b.clone()])?;
+        let (sa, sb) = (&spreads.rows[0], &spreads.rows[1]);
+        let (a_share, b_share) = (share_right(&a)?, share_right(&b)?);
+        for run in a.iter().chain(&b) {
+            check_same_images(a[0], run)?;
+        }
+        let (na, nb) = (sa.accuracies.len() as f64, sb.accuracies.len() as f64);
+        let (va, vb) = (sa.std.powi(2) / na, sb.std.powi(2) / nb);
+        let difference = sa.mean - sb.mean;
+        let (welch_t, degrees_of_freedom, seeds_p_value) = if va + vb == 0.0 {
+            // No spread at all over seeds: any difference beats it, none is no difference.
+            let p = if difference == 0.0 { 1.0 } else { 0.0 };
+            (0.0, na + nb - 2.0, p)
+        } else {
+            let t = difference / (va + vb).sqrt();
+            let df = (va + vb).powi(2) / (va.powi(2) / (na - 1.0) + vb.powi(2) / (nb - 1.0));
+            let p = StudentsT::new(0.0, 1.0, df).map_or(1.0, |d| 2.0 * (1.0 - d.cdf(t.abs())));
+            (t, df, p)
+        };
+        let over_images =
+            PairedBootstrap::new(&a_share, &b_share, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
+        let beyond_noise = seeds_p_value < SIGNIFICANCE && over_images.excludes_zero();
+        Ok(SeedComparison {
+            a: sa.name.clone(),
+            b: sb.name.clone(),
+            a_accuracies: sa.accuracies.clone(),
+            b_accuracies: sb.accuracies.clone(),
+            difference,
+            welch_t,
+            degrees_of_freedom,
+            seeds_p_value,
+            over_images,
+            beyond_noise,
+        })
+    }
+
+    /// Whether seeds alone would call the difference a finding (Welch's test).
+    pub fn beyond_seed_noise(&self) -> bool {
+        self.seeds_p_value < SIGNIFICANCE
+    }
+
+    pub fn evcxr_display(&self) {
+        print_as_html(self);
+    }
+}
+
+/// Each validation image's share of right answers over the runs (one per seed).
+fn share_right(runs: &[&RunRecord]) -> Result<Vec<f64>> {
+    let mut share: Vec<f64> = Vec::new();
+    for run in runs {
+        let correct = validation_correct(run)?;
+        share.resize(correct.len(), 0.0);
+        for (s, c) in share.iter_mut().zip(correct) {
+            *s += f64::from(c) / runs.len() as f64;
+        }
+    }
+    Ok(share)
+}
+
+impl fmt::Display for SeedComparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let verdict = if self.beyond_noise {
+            "beyond the noise of both seeds and images"
+        } else if self.beyond_seed_noise() {
+            "no measurable difference (beyond the seeds' noise, within the images')"
+        } else if self.over_images.excludes_zero() {
+            "no measurable difference (within the seeds' noise)"
+        } else {
+            "no measurable difference (within the noise of seeds and images)"
+        };
+        writeln!(
+            f,
+            "- {} against {}, {} and {} seeds: {:+.2} points of validation accuracy ({} against \
+             {}, means over seeds); {verdict}.",
+            self.a,
+            self.b,
+            self.a_accuracies.len(),
+            self.b_accuracies.len(),
+            100.0 * self.difference,
+            pct(mean(&self.a_accuracies)),
+            pct(mean(&self.b_accuracies)),
+        )?;
+        writeln!(
+            f,
+            "- Seeds: Welch's t-test on the runs' accuracies, t = {:.2} with {:.1} degrees of \
+             freedom, {}.",
+            self.welch_t,
+            self.degrees_of_freedom,
+            p_value(self.seeds_p_value)
+        )?;
+        writeln!(
+            f,
+            "- Images: {} over the {} validation images.",
+            self.over_images,
+            crate::table::thousands(self.over_images.images as u64)
+        )
     }
 }
 
@@ -152,5 +298,101 @@ mod tests {
         assert_eq!(AcrossSeeds::new(&[held]).unwrap(), spread);
         let borrowed: Vec<&RunRecord> = runs.iter().collect();
         assert_eq!(AcrossSeeds::new(&[borrowed]).unwrap(), spread);
+    }
+
+    /// Runs of one setting on the same 100 validation images: seed 42 + k right on the first
+    /// `right[k]` images, its kept accuracy the same.
+    fn setting(name: &str, right: &[usize]) -> Vec<RunRecord> {
+        right
+            .iter()
+            .enumerate()
+            .map(|(k, &r)| {
+                let accuracy = r as f64 / 100.0;
+                let mut record = crate::testutil::with_validation(
+                    crate::testutil::run_record(
+                        name,
+                        8138,
+                        &[(accuracy, accuracy)],
+                        accuracy,
+                        10.0,
+                    ),
+                    &crate::testutil::first_right(100, r),
+                );
+                record.spec.options.seed = 42 + k as u64;
+                record
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seed_comparison_takes_both_the_seeds_and_the_images_noise() {
+        // Means 98% and 96%, each with a 1-point standard deviation over 3 seeds: by hand,
+        // t = 0.02 / sqrt(2 x 0.0001 / 3) = sqrt(6) = 2.449 with 4 degrees of freedom, and
+        // for 4 degrees of freedom the two-sided p = 1 - sin(a)(1 + cos(a)^2 / 2) where
+        // tan(a) = t / 2: sin(a) = 0.774597, cos(a)^2 = 0.4, p = 0.070484.
+        let a = setting("LSTM 48", &[97, 98, 99]);
+        let b = setting("LSTM 32", &[95, 96, 97]);
+        let c = SeedComparison::new(&a, &b).unwrap();
+        assert!((c.difference - 0.02).abs() < 1e-12);
+        assert!((c.welch_t - 6f64.sqrt()).abs() < 1e-9, "{c:?}");
+        assert!((c.degrees_of_freedom - 4.0).abs() < 1e-9, "{c:?}");
+        assert!((c.seeds_p_value - 0.070484).abs() < 1e-5, "{c:?}");
+        // Only 4 images ever differ, all one way: the images' interval excludes 0, but the
+        // seeds' test does not: no measurable difference.
+        assert!(c.over_images.excludes_zero() && !c.beyond_seed_noise() && !c.beyond_noise);
+        let text = c.to_string();
+        assert!(
+            text.contains(
+                "- LSTM 48 against LSTM 32, 3 and 3 seeds: +2.00 points of validation accuracy \
+                 (98.00% against 96.00%, means over seeds); no measurable difference (within \
+                 the seeds' noise)."
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("t = 2.45 with 4.0 degrees of freedom, p = 0.070."),
+            "{text}"
+        );
+        assert!(
+            text.contains("- Images: +2.00 points, 95% paired-bootstrap interval"),
+            "{text}"
+        );
+        assert!(text.contains("over the 100 validation images."), "{text}");
+        // 7 points apart: t = 8.57, p = 0.001, and the images agree: beyond both.
+        let far = SeedComparison::new(&a, &setting("LSTM 16", &[90, 91, 92])).unwrap();
+        assert!(far.beyond_noise, "{far:?}");
+        assert!(
+            far.to_string()
+                .contains("beyond the noise of both seeds and images"),
+            "{far}"
+        );
+    }
+
+    #[test]
+    fn seed_comparison_needs_seeds_predictions_and_the_same_images() {
+        let a = setting("LSTM 48", &[97, 98, 99]);
+        let b = setting("LSTM 32", &[95, 96, 97]);
+        assert!(SeedComparison::new(&a[..1], &b).is_err());
+        let mut no_predictions = b.clone();
+        no_predictions[1].validation = None;
+        let message = SeedComparison::new(&a, &no_predictions)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("no validation predictions") && message.contains("retrain"),
+            "{message}"
+        );
+        let mut elsewhere = b.clone();
+        elsewhere
+            .iter_mut()
+            .for_each(|r| r.spec.split = crate::data::ValidationSplit::keras_tail(0.2));
+        let message = SeedComparison::new(&a, &elsewhere).unwrap_err().to_string();
+        assert!(
+            message.contains("validated on different images"),
+            "{message}"
+        );
+        // No spread at all over seeds: any difference beats it.
+        let flat = SeedComparison::new(&setting("A", &[98, 98]), &setting("B", &[97, 97])).unwrap();
+        assert_eq!(flat.seeds_p_value, 0.0);
     }
 }

@@ -1,11 +1,11 @@
 //! One run's numbers as the comparisons report them, and the noise between two runs.
 use super::noise::{standard_error, two_standard_errors_of_difference};
-use super::overfitting::OverfittingGap;
+use super::overfitting::OverfittingCheck;
 use crate::data::ValidationSplit;
 use crate::error::Result;
 use crate::record::RunRecord;
 
-/// How close to its best validation accuracy a run must come to count as converged: 0.5
+/// How close to its kept validation accuracy a run must come to count as converged: 0.5
 /// points.
 pub const CONVERGED_WITHIN: f64 = 0.005;
 
@@ -18,31 +18,35 @@ pub struct RunSummary {
     pub planned_epochs: usize,
     pub parameters: i64,
     pub train_seconds: f64,
+    /// The validation accuracy of the weights the run kept: the final epoch's, or the
+    /// restored epoch's when early stopping ended it ([`RunRecord::kept_val_accuracy`]). The
+    /// number runs are compared and chosen by; the maximum over epochs would be biased upward.
+    pub val_accuracy: f64,
+    /// The epoch (1-based) of `val_accuracy`.
+    pub kept_epoch: usize,
+    /// The highest validation accuracy of any epoch, shown for reference only.
     pub best_val_accuracy: f64,
-    /// The epoch (1-based) of `best_val_accuracy`.
-    pub best_epoch: usize,
     pub final_val_accuracy: f64,
     /// Reported only: never used to choose.
     pub test_accuracy: f64,
-    /// The first epoch whose validation accuracy came within [`CONVERGED_WITHIN`] of the
-    /// run's best: how fast it converged.
+    /// The first epoch whose validation accuracy came within [`CONVERGED_WITHIN`] of
+    /// `val_accuracy`: how fast it converged.
     pub converged_epoch: usize,
     pub validation_images: usize,
-    pub gap: OverfittingGap,
+    pub gap: OverfittingCheck,
     /// Which images the run validated on: runs with equal values validated on the same ones.
     validation_set: (ValidationSplit, Option<usize>),
 }
 
 impl RunSummary {
     pub(super) fn new(record: &RunRecord) -> Result<Self> {
-        let gap = OverfittingGap::new(record)?;
+        let gap = OverfittingCheck::new(record)?;
         let epochs = &record.history.epochs;
-        let best = record.history.best_val_accuracy();
-        let best_val_accuracy = best.map_or(0.0, |e| e.val_accuracy);
+        let val_accuracy = record.kept_val_accuracy();
         // A small tolerance, so that an epoch exactly 0.5 points below counts despite rounding.
         let converged_epoch = epochs
             .iter()
-            .find(|e| e.val_accuracy >= best_val_accuracy - CONVERGED_WITHIN - 1e-12)
+            .find(|e| e.val_accuracy >= val_accuracy - CONVERGED_WITHIN - 1e-12)
             .map_or(0, |e| e.epoch);
         Ok(RunSummary {
             name: record.spec.name.clone(),
@@ -50,8 +54,9 @@ impl RunSummary {
             planned_epochs: record.spec.epochs,
             parameters: record.parameters,
             train_seconds: record.timings.train_seconds,
-            best_val_accuracy,
-            best_epoch: best.map_or(0, |e| e.epoch),
+            val_accuracy,
+            kept_epoch: record.kept_epoch(),
+            best_val_accuracy: record.best_val_accuracy(),
             final_val_accuracy: gap.val_accuracy,
             test_accuracy: record.test.accuracy,
             converged_epoch,
@@ -61,23 +66,20 @@ impl RunSummary {
         })
     }
 
-    /// The standard error of `best_val_accuracy`.
+    /// The standard error of `val_accuracy`.
     pub fn standard_error(&self) -> f64 {
-        standard_error(self.best_val_accuracy, self.validation_images)
+        standard_error(self.val_accuracy, self.validation_images)
+    }
+
+    /// Whether the two runs validated on the same images (same split, same `train_limit`).
+    pub fn same_validation_images(&self, other: &RunSummary) -> bool {
+        self.validation_set == other.validation_set
     }
 }
 
-/// 2 standard errors of the difference between two runs' best validation accuracies.
-///
-/// When both validated on the same images (same split, same `train_limit`), the larger of the
-/// two standard errors: the two measurements share their images and most of their errors, so
-/// the independent-samples formula would overstate the noise of the difference. Otherwise
-/// the two are independent samples, and the standard error of the difference is
-/// `sqrt(SE_a² + SE_b²)`.
+/// 2 standard errors of the difference between two runs' validation accuracies measured on
+/// different images (independent samples): `2 sqrt(SE_a² + SE_b²)`. Runs validated on the
+/// same images are compared image by image instead ([`super::McNemar`]).
 pub fn difference_noise(a: &RunSummary, b: &RunSummary) -> f64 {
-    two_standard_errors_of_difference(
-        a.standard_error(),
-        b.standard_error(),
-        a.validation_set == b.validation_set,
-    )
+    two_standard_errors_of_difference(a.standard_error(), b.standard_error())
 }

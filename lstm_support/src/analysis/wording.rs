@@ -26,6 +26,20 @@ pub(super) fn times(a: f64, b: f64) -> String {
     }
 }
 
+/// Two significant digits, e.g. `p = 0.039`, `p = 0.22`; `p < 0.001` below that.
+pub(super) fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        return "p < 0.001".to_owned();
+    }
+    let decimals = (1 - p.log10().floor() as i32).max(2) as usize;
+    format!("p = {p:.decimals$}")
+}
+
+/// An interval of fractions in points, e.g. `[+0.04, +0.16] points`.
+pub(super) fn points_interval(low: f64, high: f64) -> String {
+    format!("[{:+.2}, {:+.2}] points", 100.0 * low, 100.0 * high)
+}
+
 /// Prints `text` as the HTML evcxr shows: bullets as a list, other lines as paragraphs.
 pub(super) fn print_as_html(text: &impl Display) {
     print!("{}", evcxr_html(&text_to_html(&text.to_string())));
@@ -43,5 +57,10 @@ mod tests {
         assert_eq!(seconds(2.54), "2.5 s");
         assert_eq!(times(16_458.0, 8138.0), "2.0x");
         assert_eq!(times(1.0, 0.0), "?x");
+        assert_eq!(p_value(158.0 / 4096.0), "p = 0.039");
+        assert_eq!(p_value(1.0), "p = 1.00");
+        assert_eq!(p_value(0.21875), "p = 0.22");
+        assert_eq!(p_value(0.0004), "p < 0.001");
+        assert_eq!(points_interval(0.0004, -0.0016), "[+0.04, -0.16] points");
     }
 }

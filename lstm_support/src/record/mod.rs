@@ -230,6 +230,25 @@ impl From<Evaluation> for TestMetrics {
     }
 }
 
+/// The kept model's answer for every validation image, in the validation set's order: what a
+/// paired test of two models validated on the same images compares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationPredictions {
+    pub predictions: Vec<i64>,
+    pub labels: Vec<i64>,
+}
+
+impl ValidationPredictions {
+    /// Whether each validation image was classified right.
+    pub fn correct(&self) -> Vec<bool> {
+        self.predictions
+            .iter()
+            .zip(&self.labels)
+            .map(|(p, l)| p == l)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Timings {
     /// Training (all epochs, including validation) in seconds.
@@ -277,6 +296,10 @@ pub struct RunRecord {
     pub history: History,
     pub stopped_early: bool,
     pub test: TestMetrics,
+    /// The kept model's validation predictions; `None` in records written before they were
+    /// kept (retrain such a run for a paired comparison).
+    #[serde(default)]
+    pub validation: Option<ValidationPredictions>,
     pub timings: Timings,
     /// e.g. `cpu (2 threads)` or `cuda:0`.
     pub device: String,
@@ -317,6 +340,7 @@ impl RunRecord {
             history,
             stopped_early,
             test,
+            validation: None,
             timings,
             device: device.into(),
             versions: Versions::current(),
@@ -363,6 +387,40 @@ impl RunRecord {
     pub fn validation_images(&self) -> usize {
         let pool = self.spec.train_limit.map_or(60_000, |n| n.min(60_000));
         (pool as f64 * self.spec.split.validation_fraction).round() as usize
+    }
+
+    /// The epoch (1-based) whose weights the run kept: the final one, or, when early stopping
+    /// ended the run and restored the best weights, the epoch of the lowest validation loss
+    /// (as [`crate::training::EarlyStopping`] tracks it). 0 for a record without epochs.
+    pub fn kept_epoch(&self) -> usize {
+        let epochs = &self.history.epochs;
+        let rule = self
+            .spec
+            .options
+            .early_stopping
+            .filter(|rule| self.stopped_early && rule.restore_best_weights);
+        let Some(rule) = rule else {
+            return epochs.last().map_or(0, |e| e.epoch);
+        };
+        let mut best: Option<&crate::training::EpochMetrics> = None;
+        for e in epochs {
+            if best.is_none_or(|b| e.val_loss < b.val_loss - rule.min_delta) {
+                best = Some(e);
+            }
+        }
+        best.map_or(0, |e| e.epoch)
+    }
+
+    /// The validation accuracy of the weights the run kept ([`Self::kept_epoch`]): the number
+    /// to compare runs by. The maximum over epochs would be biased upward, since it picks the
+    /// luckiest of many noisy measurements.
+    pub fn kept_val_accuracy(&self) -> f64 {
+        let epoch = self.kept_epoch();
+        self.history
+            .epochs
+            .iter()
+            .find(|e| e.epoch == epoch)
+            .map_or(0.0, |e| e.val_accuracy)
     }
 
     /// Best validation accuracy over the epochs.
@@ -530,5 +588,41 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("JSON"));
+    }
+
+    #[test]
+    fn the_kept_epoch_is_the_last_or_the_one_early_stopping_restored() {
+        let mut record = crate::testutil::run_record(
+            "LSTM 32",
+            8138,
+            &[(0.9, 0.95), (0.95, 0.97), (0.97, 0.96), (0.98, 0.955)],
+            0.96,
+            10.0,
+        );
+        // The testutil losses are 1 - accuracy: lowest validation loss at epoch 2.
+        assert_eq!(
+            (record.kept_epoch(), record.kept_val_accuracy()),
+            (4, 0.955)
+        );
+        assert_eq!(record.best_val_accuracy(), 0.97);
+        record.spec.options.early_stopping = Some(crate::training::EarlyStopping::default());
+        assert_eq!(
+            record.kept_epoch(),
+            4,
+            "not stopped early: the last epoch's weights"
+        );
+        record.stopped_early = true;
+        assert_eq!((record.kept_epoch(), record.kept_val_accuracy()), (2, 0.97));
+        record.spec.options.early_stopping = Some(crate::training::EarlyStopping {
+            restore_best_weights: false,
+            ..Default::default()
+        });
+        assert_eq!(
+            record.kept_epoch(),
+            4,
+            "stopped, weights not restored: the last epoch's"
+        );
+        record.history.epochs.clear();
+        assert_eq!((record.kept_epoch(), record.kept_val_accuracy()), (0, 0.0));
     }
 }

@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use tch::Device;
 
-use super::{describe_device, version1, RunRecord, RunSpec, Timings, MODEL_FILE, RECORD_FILE};
+use super::{
+    describe_device, version1, RunRecord, RunSpec, Timings, ValidationPredictions, MODEL_FILE,
+    RECORD_FILE,
+};
 use crate::data::{Dataset, TestSet};
 use crate::error::{Error, Result};
 use crate::fsutil::{display_path, io_error, remove_stale_temp_files, write_json_atomically};
@@ -129,10 +132,10 @@ impl RunStore {
             ));
         }
         println!(
-            "{}: reusing {} (best val_accuracy {:.4}, test accuracy {:.4}); RETRAIN=1 retrains",
+            "{}: reusing {} (val_accuracy {:.4}, test accuracy {:.4}); RETRAIN=1 retrains",
             spec.name,
             display_path(dir),
-            run.record.best_val_accuracy(),
+            run.record.kept_val_accuracy(),
             run.record.test.accuracy
         );
         Ok(Some(run))
@@ -195,7 +198,7 @@ impl RunStore {
         let started = Instant::now();
         let evaluation = model.evaluate(test)?;
         let timings = Timings::new(&history, started.elapsed().as_secs_f64());
-        let record = RunRecord::new(
+        let mut record = RunRecord::new(
             spec,
             model.parameter_count() as i64,
             history,
@@ -204,6 +207,11 @@ impl RunStore {
             timings,
             describe_device(device),
         );
+        // Kept for paired tests (McNemar, bootstrap) between runs validated on these images.
+        record.validation = Some(ValidationPredictions {
+            predictions: model.predict(validation)?.classes,
+            labels: Vec::<i64>::try_from(validation.labels())?,
+        });
         self.save(&record, &model)?;
         // The record and the model file now stand for the run; the checkpoint has served its
         // purpose, and temporary files of an earlier attempt that was killed are garbage.

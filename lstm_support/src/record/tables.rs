@@ -37,12 +37,10 @@ const RUN_COLUMNS: [Column; 17] = [
     ("train images", Align::Right, |r| {
         thousands(train_images(r) as u64)
     }),
-    ("best val acc", Align::Right, |r| pct(r.best_val_accuracy())),
-    ("final val acc", Align::Right, |r| {
-        r.history
-            .last()
-            .map_or(String::new(), |e| pct(e.val_accuracy))
-    }),
+    // The kept weights' (last epoch, or the one early stopping restored): what runs are
+    // compared by. The highest over epochs is biased upward, so it is not shown.
+    ("val acc", Align::Right, |r| pct(r.kept_val_accuracy())),
+    ("kept epoch", Align::Right, |r| r.kept_epoch().to_string()),
     ("test acc", Align::Right, |r| pct(r.test.accuracy)),
     ("test loss", Align::Right, |r| format!("{:.4}", r.test.loss)),
     ("s/epoch", Align::Right, |r| {
