@@ -242,3 +242,22 @@ fn a_prediction_shows_the_digit_and_its_probabilities() {
     assert!(!figure.to_png().unwrap().is_empty());
     assert!(prediction(&model, &data, 3, "out of range").is_err());
 }
+
+#[test]
+fn the_remembering_figure_draws_accuracy_against_length() {
+    use crate::analysis::RememberingExperiment;
+    use crate::data::RememberingTask;
+    let _rng = crate::torch_rng_lock();
+    let experiment = RememberingExperiment::default()
+        .with_task(RememberingTask::default().with_sizes(40, 20))
+        .with_steps(&[3, 6])
+        .with_units(4)
+        .with_budget(1, 20, 0.01)
+        .with_gradient_items(5);
+    let result = experiment.run(tch::Device::Cpu).unwrap();
+    let figure = super::remembering(&result, "Remembering the first step").unwrap();
+    check(&figure, 0.02);
+    let mut empty = result.clone();
+    empty.rows.clear();
+    assert!(super::remembering(&empty, "nothing").is_err());
+}
