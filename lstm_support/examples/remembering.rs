@@ -31,6 +31,9 @@ fn main() -> lstm_support::Result<()> {
     if let Some(steps) = var("REMEMBER_STEPS") {
         experiment.steps = steps.split(',').filter_map(|s| s.parse().ok()).collect();
     }
+    if var("REMEMBER_CHRONO").is_some() {
+        experiment.chrono_init = true;
+    }
     let started = Instant::now();
     let result = experiment.run(tch::Device::Cpu)?;
     println!("{}", result.table());

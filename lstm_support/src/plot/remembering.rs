@@ -14,10 +14,13 @@ struct Entry {
     dashed: bool,
 }
 
+/// A point of a cell's line: (T, accuracy, 2 standard errors of the accuracy).
+type Point = (f64, f64, f64);
+
 struct Remembering {
     title: String,
-    /// Per cell: its name and (T, accuracy, 2 standard errors) points.
-    cells: Vec<(String, Vec<(f64, f64, f64)>)>,
+    /// Per cell: its name and its points.
+    cells: Vec<(String, Vec<Point>)>,
     chance: f64,
 }
 
@@ -45,20 +48,40 @@ impl Draw for Remembering {
             .y_label_area_size(60)
             .build_cartesian_2d((x_lo..x_hi).log_scale(), 0.0..1.02)
             .map_err(drawing_error)?;
+        // Labels and guide lines at the measured lengths only: a log axis's own crowd its right
+        // end (20, 30, ..., 90 before 100).
+        let measured: Vec<f64> = self
+            .cells
+            .iter()
+            .flat_map(|(_, points)| points.iter().map(|p| p.0))
+            .collect();
+        let is_measured = |x: f64| measured.iter().any(|&t| (t - x).abs() <= 1e-6 * t);
         chart
             .configure_mesh()
+            .disable_x_mesh()
             .x_desc("sequence length T (steps; log scale)")
             .y_desc("validation accuracy")
-            .x_labels(6)
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_labels(30)
+            .x_label_formatter(&|&x| {
+                if is_measured(x) {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
             .label_style(text_style(13.0))
             .axis_desc_style(text_style(14.0))
-            // A log axis's minor lines crowd its right end: the major ones suffice.
             .light_line_style(TRANSPARENT)
             .bold_line_style(RGBColor(225, 225, 225))
             .draw()
             .map_err(drawing_error)?;
+        let guide = ShapeStyle::from(&RGBColor(225, 225, 225)).stroke_width(1);
+        for &t in &measured {
+            chart
+                .draw_series(LineSeries::new([(t, 0.0), (t, 1.02)], guide))
+                .map_err(drawing_error)?;
+        }
         let chance_style = ShapeStyle::from(&CHANCE_COLOR).stroke_width(2);
         chart
             .draw_series(DashedLineSeries::new(
@@ -151,7 +174,7 @@ fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[Ent
 /// The remembering experiment's validation accuracy against T on a log axis, one line per cell
 /// with bars of ±2 standard errors, and chance as a dashed line; the legend beside the chart.
 pub fn remembering(result: &RememberingResult, title: &str) -> Result<Figure> {
-    let cells: Vec<(String, Vec<(f64, f64, f64)>)> = result
+    let cells: Vec<(String, Vec<Point>)> = result
         .experiment
         .cells
         .iter()

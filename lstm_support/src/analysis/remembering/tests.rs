@@ -135,7 +135,7 @@ fn the_sentences_judge_every_difference_against_its_noise() {
         "{text}"
     );
     assert!(
-        text.contains("from one seed, 8 epochs each (80 s in all)"),
+        text.contains("from one seed, 10 epochs each (80 s in all)"),
         "{text}"
     );
 }
@@ -161,5 +161,51 @@ fn the_table_has_a_row_per_length_and_a_column_per_cell_and_measure() {
     assert_eq!(
         serde_json::from_str::<RememberingResult>(&json).unwrap(),
         measured()
+    );
+}
+
+#[test]
+fn the_chrono_initialisation_sets_the_gates_that_keep_the_state() {
+    let _rng = crate::torch_rng_lock();
+    let experiment = tiny().with_steps(&[5, 40]);
+    let units = experiment.units as i64;
+    for cell in [CellKind::Lstm, CellKind::Gru, CellKind::SimpleRnn] {
+        let model = Model::new(&experiment.model_config(cell, 40), 1, Device::Cpu).unwrap();
+        let before = model.variables()["layer0.bias_ih"].copy();
+        experiment.chrono(&model, cell).unwrap();
+        let bias = model.variables()["layer0.bias_ih"].copy();
+        let gate =
+            |t: &tch::Tensor, k: i64| Vec::<f32>::try_from(t.narrow(0, k * units, units)).unwrap();
+        if cell == CellKind::SimpleRnn {
+            assert!(bias.equal(&before));
+            continue;
+        }
+        // The gate that keeps the state (LSTM forget, GRU update): log(u), u in [1, 39].
+        let keep = gate(&bias, 1);
+        assert!(
+            keep.iter().all(|&b| (0.0..=39f32.ln()).contains(&b)),
+            "{keep:?}"
+        );
+        assert!(
+            keep.iter().any(|&b| b != keep[0]),
+            "drawn per unit: {keep:?}"
+        );
+        match cell {
+            CellKind::Lstm => {
+                let input: Vec<f32> = gate(&bias, 0);
+                assert_eq!(input, keep.iter().map(|b| -b).collect::<Vec<_>>());
+                assert_eq!(gate(&bias, 2), gate(&before, 2));
+                assert_eq!(gate(&bias, 3), gate(&before, 3));
+            }
+            _ => {
+                assert_eq!(gate(&bias, 0), gate(&before, 0));
+                assert_eq!(gate(&bias, 2), gate(&before, 2));
+            }
+        }
+    }
+    // Left out of the key's JSON when off, so the setting changes the key.
+    assert_ne!(
+        tiny().key().unwrap(),
+        tiny().with_chrono_init(false).key().unwrap()
     );
 }
