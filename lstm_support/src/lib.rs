@@ -84,6 +84,8 @@ pub use error::{DataError, Error, Result};
 /// let _runs = runs_table(&records);
 /// let _predictions = predictions_table(test, 10);
 /// let _curves = plot::history_curves(main_run.history(), "LSTM 32")?;
+/// let remembering = session.remembering(&RememberingExperiment::default())?;
+/// let _remembering = plot::remembering(&remembering, "Remembering the first step")?;
 ///
 /// let gru = ModelConfig::recurrent(CellKind::Gru, 32, 0.15);
 /// let cnn = ModelConfig {
@@ -101,14 +103,16 @@ pub use error::{DataError, Error, Result};
 ///
 /// // Named too, for the analyses across seeds and settings and the PyTorch check:
 /// type Also = (AcrossSeeds, GradientReach, SettingEffect, interop::PyTorchCheck, Error);
+/// type Remembering = (RememberingTask, RememberingResult);
 /// # Ok::<(), lstm_support::Error>(())
 /// ```
 pub mod prelude {
     pub use crate::analysis::{
-        AcrossSeeds, Comparison, ErrorAnalysis, GradientReach, McNemar, PairedBootstrap,
-        ReadingByRows, SeedComparison, SettingEffect,
+        AcrossSeeds, Comparison, ErrorAnalysis, GradientReach, McNemar, OverfittingCheck,
+        PairedBootstrap, ReadingByRows, RememberingExperiment, RememberingResult, SeedComparison,
+        SettingEffect,
     };
-    pub use crate::data::ValidationSplit;
+    pub use crate::data::{RememberingTask, ValidationSplit};
     pub use crate::error::{Error, Result};
     pub use crate::exercise::{self, check};
     pub use crate::interop;

@@ -16,6 +16,7 @@ use std::rc::Rc;
 use once_cell::unsync::OnceCell;
 use tch::Device;
 
+use crate::analysis::{RememberingExperiment, RememberingResult};
 use crate::data::{Dataset, Loader, Mnist, TestSet};
 use crate::error::Result;
 use crate::fsutil::{display_path, io_error};
@@ -217,6 +218,23 @@ impl Session {
         let history = training::quick_look(config, train, validation, self.device)?;
         self.store.keep_quick_look(&key, &history)?;
         Ok(history)
+    }
+
+    /// [`RememberingExperiment::run`] on this session's device, kept in `runs/remembering/`
+    /// under [`RememberingExperiment::key`], so that running the notebook again shows the same
+    /// numbers without training again; a change to any setting runs it anew, and so does
+    /// RETRAIN=1. QUICK=1 does not shrink it: it takes about a minute on a CPU.
+    pub fn remembering(&self, experiment: &RememberingExperiment) -> Result<RememberingResult> {
+        const FOLDER: &str = "remembering";
+        let key = experiment.key()?;
+        if !self.retrain {
+            if let Some(result) = self.store.kept_result(FOLDER, &key)? {
+                return Ok(result);
+            }
+        }
+        let result = experiment.run(self.device)?;
+        self.store.keep_result(FOLDER, &key, &result)?;
+        Ok(result)
     }
 
     /// Loads the finished run for `spec` (in quick mode, its quick version), or trains it

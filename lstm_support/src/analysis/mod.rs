@@ -20,6 +20,7 @@ mod errors;
 mod noise;
 mod overfitting;
 mod paired;
+mod remembering;
 mod rows;
 mod seeds;
 mod setting_effect;
@@ -35,6 +36,7 @@ pub use overfitting::{
     GapVerdict, LossTrend, OverfittingCheck, OVERFITTING_EPOCHS, OVERFITTING_RISE,
 };
 pub use paired::{McNemar, PairedBootstrap, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, SIGNIFICANCE};
+pub use remembering::{AgainstChance, RememberingExperiment, RememberingResult, RememberingRow};
 pub use rows::{GradientReach, ReadingByRows};
 pub use seeds::{AcrossSeeds, SeedComparison, SeedSpread};
 pub use setting_effect::{EffectRow, SettingEffect};

@@ -2,6 +2,8 @@
 //! after reading k rows, and how far back through the rows the loss's gradient reaches.
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::wording::print_as_html;
 use crate::error::{Error, Result};
 use crate::table::pct;
@@ -77,7 +79,7 @@ impl fmt::Display for ReadingByRows {
 /// How far back in time the loss's gradient reaches in one recurrent model: |dL/dh(t)| at the
 /// first step against the last, after training and at initialisation
 /// ([`crate::model::Model::hidden_gradient_norms`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradientReach {
     pub name: String,
     /// |dL/dh(1)| / |dL/dh(T)| of the trained model.

@@ -9,6 +9,7 @@
 //! # Ok::<(), lstm_support::Error>(())
 //! ```
 pub mod idx;
+mod remembering;
 pub mod source;
 
 use std::fs;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
+pub use remembering::RememberingTask;
 pub use source::{Checksum, DataDir, DatasetSpec, DownloadOptions, FileSpec};
 
 use crate::error::{DataError, Error, Result};
@@ -46,10 +48,11 @@ pub(crate) fn check_classes(labels: &Tensor, num_classes: usize) -> Result<()> {
     Ok(())
 }
 
-/// Images and labels held as tensors on the CPU.
+/// Images and labels held as tensors on the CPU: MNIST's images, or any other sequences of
+/// `[steps, features]` (such as [`RememberingTask`]'s).
 #[derive(Debug)]
 pub struct Dataset {
-    /// `[N, 28, 28]`, f32 in [0, 1].
+    /// `[N, T, F]` f32: `[N, 28, 28]` in [0, 1] for MNIST.
     images: Tensor,
     /// `[N]`, i64 class indices.
     labels: Tensor,
@@ -57,14 +60,18 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Wraps tensors after checking shapes and kinds: images `[N, 28, 28]` float, labels `[N]`
-    /// int64 in `0..num_classes`.
+    /// Wraps tensors after checking shapes and kinds: images `[N, T, F]` (MNIST's
+    /// `[N, 28, 28]`: 28 steps, the rows, of 28 features, the pixels), converted to f32; labels
+    /// `[N]` int64 in `0..num_classes`.
     pub fn new(images: Tensor, labels: Tensor, num_classes: usize) -> Result<Self> {
         let image_size = images.size();
-        if image_size.len() != 3 || image_size[1..] != [ROWS as i64, ROWS as i64] {
+        if !matches!(image_size.as_slice(), [_, steps, features] if *steps > 0 && *features > 0) {
             return Err(Error::invalid(
                 "images",
-                format!("shape {image_size:?}, expected [N, {ROWS}, {ROWS}]"),
+                format!(
+                    "shape {image_size:?}, expected [N, T, F]: N sequences of T > 0 steps of \
+                     F > 0 features (MNIST: [N, {ROWS}, {ROWS}])"
+                ),
             ));
         }
         if labels.size() != [image_size[0]] {
@@ -98,7 +105,8 @@ impl Dataset {
         self.num_classes
     }
 
-    /// `[N, 28, 28]` f32 in [0, 1]: N sequences of 28 time steps (rows) of 28 features.
+    /// `[N, T, F]` f32: N sequences of T time steps of F features; for MNIST `[N, 28, 28]` in
+    /// [0, 1], 28 steps (rows) of 28 features.
     pub fn images(&self) -> &Tensor {
         &self.images
     }
@@ -114,7 +122,7 @@ impl Dataset {
         Ok(self.labels.int64_value(&[index as i64]))
     }
 
-    /// Image `index` as `[28, 28]`.
+    /// Image (sequence) `index` as `[T, F]`, `[28, 28]` for MNIST.
     pub fn image(&self, index: usize) -> Result<Tensor> {
         self.check_index(index)?;
         Ok(self.images.get(index as i64))
@@ -237,10 +245,12 @@ impl Dataset {
     /// Image `index` drawn as text, one line per row (time step), darker characters for more
     /// ink: what the recurrent network reads, row by row.
     pub fn ascii_image(&self, index: usize) -> Result<String> {
-        let image = Vec::<f32>::try_from(self.image(index)?.flatten(0, -1))?;
+        let image = self.image(index)?;
+        let width = image.size().last().copied().unwrap_or(1).max(1) as usize;
+        let image = Vec::<f32>::try_from(image.flatten(0, -1))?;
         const SHADES: [char; 5] = [' ', '.', ':', '+', '#'];
         let mut out = String::new();
-        for (row, pixels) in image.chunks(ROWS).enumerate() {
+        for (row, pixels) in image.chunks(width).enumerate() {
             out.push_str(&format!("row {row:2} |"));
             for &p in pixels {
                 let shade =

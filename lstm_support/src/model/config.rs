@@ -10,7 +10,8 @@ use crate::nn::{CellKind, RecurrentConfig};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum InputLayout {
-    /// `[B, 28, 28]`: 28 time steps (rows) of 28 features.
+    /// `[B, steps, features]`: for MNIST 28 time steps (rows) of 28 features; a recurrent
+    /// model also reads the first k steps alone, `[B, k, features]`.
     Sequence { steps: usize, features: usize },
     /// `[B, 1, 28, 28]`: one channel, for convolutions.
     Image {
@@ -246,7 +247,8 @@ impl Default for ModelConfig {
 }
 
 impl ModelConfig {
-    /// One recurrent layer of `kind` on the 28x28 sequence view, then the softmax head.
+    /// One recurrent layer of `kind` on the 28x28 sequence view, then the softmax head (for
+    /// other sequences, [`ModelConfig::with_input`]).
     pub fn recurrent(kind: CellKind, units: usize, recurrent_dropout: f64) -> Self {
         ModelConfig::stacked(kind, &[units], recurrent_dropout)
     }
@@ -273,6 +275,21 @@ impl ModelConfig {
             layers,
             num_classes: 10,
         }
+    }
+
+    /// The same layers reading sequences of `steps` time steps of `features` values instead of
+    /// MNIST's 28 rows of 28 pixels: `ModelConfig::recurrent(CellKind::Gru, 32, 0.0)
+    /// .with_input(300, 16)` reads `[batch, 300, 16]`. For recurrent layers; a CNN's config
+    /// built this way fails [`ModelConfig::validate`], saying its first layer needs an image.
+    pub fn with_input(mut self, steps: usize, features: usize) -> Self {
+        self.input = InputLayout::Sequence { steps, features };
+        self
+    }
+
+    /// `num_classes` classes in the softmax head instead of MNIST's 10.
+    pub fn with_classes(mut self, num_classes: usize) -> Self {
+        self.num_classes = num_classes;
+        self
     }
 
     /// The CNN of the second seed notebook: Conv2D(32, 3x3, relu) -> MaxPooling2D(2) ->

@@ -660,3 +660,59 @@ fn dataset_methods_check_that_the_model_takes_the_dataset() {
         "invalid index: 3 is outside a dataset of 3 items"
     );
 }
+
+#[test]
+fn a_recurrent_model_reads_sequences_of_any_length_and_width() {
+    let _rng = crate::torch_rng_lock();
+    for steps in [1i64, 300] {
+        let config = ModelConfig::recurrent(CellKind::Gru, 4, 0.0)
+            .with_input(steps as usize, 12)
+            .with_classes(5);
+        let model = model(&config);
+        let images = Tensor::rand([3, steps, 12], (Kind::Float, Device::Cpu));
+        assert_eq!(model.forward_t(&images, false).unwrap().size(), [3, 5]);
+        let wide = Tensor::rand([3, steps, 28], (Kind::Float, Device::Cpu));
+        let message = model.forward_t(&wide, false).unwrap_err().to_string();
+        assert!(
+            message.contains(&format!("[batch, {steps}, 12]")),
+            "{message}"
+        );
+        let longer = Tensor::rand([3, steps + 1, 12], (Kind::Float, Device::Cpu));
+        assert!(model.forward_t(&longer, false).is_err());
+        // A dataset of such sequences evaluates and measures its gradient through time.
+        let labels = Tensor::from_slice(&[0i64, 4, 2]);
+        let data = Dataset::new(images, labels, 5).unwrap();
+        assert!(model.loss_and_accuracy(&data).is_ok());
+        assert_eq!(
+            model.hidden_gradient_norms(&data, 3).unwrap().len(),
+            steps as usize
+        );
+    }
+    let empty_steps = Tensor::zeros([2, 0, 12], (Kind::Float, Device::Cpu));
+    let message = Dataset::new(empty_steps, Tensor::from_slice(&[0i64, 1]), 5)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("expected [N, T, F]"), "{message}");
+}
+
+#[test]
+fn the_native_kernels_train_sequences_longer_than_an_image() {
+    let _rng = crate::torch_rng_lock();
+    // Recurrent dropout on the CPU: the native kernels' path, here over 60 steps of 12.
+    for cell in [CellKind::Lstm, CellKind::SimpleRnn] {
+        let config = ModelConfig::recurrent(cell, 5, 0.3).with_input(60, 12);
+        let model = model(&config);
+        let images = Tensor::rand([4, 60, 12], (Kind::Float, Device::Cpu));
+        let labels = Tensor::from_slice(&[0i64, 3, 9, 3]);
+        tch::manual_seed(9);
+        let reference = model.training_step_autograd(&images, &labels).unwrap();
+        let expected = take_grads(&model.vs);
+        tch::manual_seed(9);
+        let fast = model.training_step(&images, &labels).unwrap();
+        let actual = take_grads(&model.vs);
+        assert!((reference.loss - fast.loss).abs() < 1e-5, "{cell:?}");
+        for ((name, want), (_, got)) in expected.iter().zip(&actual) {
+            assert!(want.allclose(got, 1e-4, 1e-5, false), "{cell:?} {name}");
+        }
+    }
+}

@@ -628,4 +628,21 @@ fn renders_the_reviewed_figures_to_files() {
             gate_traces(&model, &data, &[0, 3], "gates").unwrap(),
         );
     }
+#[test]
+fn the_remembering_figure_draws_accuracy_against_length() {
+    use crate::analysis::RememberingExperiment;
+    use crate::data::RememberingTask;
+    let _rng = crate::torch_rng_lock();
+    let experiment = RememberingExperiment::default()
+        .with_task(RememberingTask::default().with_sizes(40, 20))
+        .with_steps(&[3, 6])
+        .with_units(4)
+        .with_budget(1, 20, 0.01)
+        .with_gradient_items(5);
+    let result = experiment.run(tch::Device::Cpu).unwrap();
+    let figure = super::remembering(&result, "Remembering the first step").unwrap();
+    check(&figure, 0.02);
+    let mut empty = result.clone();
+    empty.rows.clear();
+    assert!(super::remembering(&empty, "nothing").is_err());
 }

@@ -1,7 +1,8 @@
 //! The runs directory: a [`RunStore`] finds a spec's finished run by its key and loads it
 //! (moving a run version 1 recorded to today's form, [`super::version1`]), trains a run that has
 //! not finished (resuming it from the checkpoint in its directory) and records it, and keeps
-//! the sessions' quick looks in `quick-looks/`. Every file is written atomically.
+//! the sessions' quick looks in `quick-looks/` and the results of experiments that train
+//! models of their own in a folder each (`remembering/`). Every file is written atomically.
 //!
 //! The store has no modes: whether to reuse finished runs (RETRAIN) and what to run (QUICK)
 //! are the [`crate::session::Session`]'s to decide.
@@ -270,6 +271,45 @@ impl RunStore {
 
     fn quick_look_path(&self, key: &str) -> PathBuf {
         self.dir.join(QUICK_LOOKS_DIR).join(format!("{key}.json"))
+    }
+
+    /// The result of experiment `folder` (e.g. `remembering`) kept under `key`, saying so, or
+    /// `None` when there is none.
+    pub fn kept_result<T: serde::de::DeserializeOwned>(
+        &self,
+        folder: &str,
+        key: &str,
+    ) -> Result<Option<T>> {
+        let path = self.result_path(folder, key);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = fs::read_to_string(&path).map_err(|e| io_error("read", &path, e))?;
+        let result = serde_json::from_str(&text).map_err(|e| {
+            Error::invalid(
+                format!("{folder} result {}", display_path(&path)),
+                format!("not a result of this experiment ({e}); delete the file to run it again"),
+            )
+        })?;
+        println!(
+            "{folder}: reusing {} (RETRAIN=1 runs it again)",
+            display_path(&path)
+        );
+        Ok(Some(result))
+    }
+
+    /// Keeps `result` as experiment `folder`'s result under `key`, replacing any kept before.
+    pub fn keep_result<T: serde::Serialize>(
+        &self,
+        folder: &str,
+        key: &str,
+        result: &T,
+    ) -> Result<()> {
+        write_json_atomically(&self.result_path(folder, key), result)
+    }
+
+    fn result_path(&self, folder: &str, key: &str) -> PathBuf {
+        self.dir.join(folder).join(format!("{key}.json"))
     }
 }
 

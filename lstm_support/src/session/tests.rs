@@ -240,3 +240,53 @@ fn a_quick_look_is_kept_and_shown_again_until_its_config_or_data_changes() {
         "{message}"
     );
 }
+
+#[test]
+fn a_remembering_result_is_kept_and_shown_again_until_its_config_changes() {
+    let _rng = crate::torch_rng_lock();
+    let runs = tempfile::tempdir().unwrap();
+    let session = session(runs.path());
+    let experiment = RememberingExperiment::default()
+        .with_task(
+            crate::data::RememberingTask::default()
+                .with_sizes(40, 20)
+                .with_seed(9),
+        )
+        .with_steps(&[4])
+        .with_cells(&[crate::nn::CellKind::Gru])
+        .with_units(4)
+        .with_budget(1, 16, 0.01)
+        .with_gradient_items(8);
+    let first = session.remembering(&experiment).unwrap();
+    let folder = runs.path().join("remembering");
+    let kept: Vec<_> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(kept[0].ends_with(format!("{}.json", experiment.key().unwrap())));
+    // The kept result is returned as it was: alter it to see that nothing trains again.
+    let mut altered = first.clone();
+    altered.rows[0].accuracy = 0.123;
+    fs::write(&kept[0], serde_json::to_string(&altered).unwrap()).unwrap();
+    assert_eq!(session.remembering(&experiment).unwrap(), altered);
+    // Another setting, or RETRAIN=1: run anew (and the same seed gives the same numbers).
+    let other = experiment.clone().with_units(5);
+    assert_ne!(other.key().unwrap(), experiment.key().unwrap());
+    let retrained_other = session.remembering(&other).unwrap();
+    assert_eq!(retrained_other.experiment.units, 5);
+    assert_eq!(fs::read_dir(&folder).unwrap().count(), 2);
+    let again = Session::new(Device::Cpu, runs.path())
+        .retrain(true)
+        .remembering(&experiment)
+        .unwrap();
+    assert_eq!(again.rows[0].accuracy, first.rows[0].accuracy);
+    assert_eq!(again.rows[0].reach, first.rows[0].reach);
+    // A damaged file is named, with what to do.
+    fs::write(&kept[0], "{").unwrap();
+    let message = session.remembering(&experiment).unwrap_err().to_string();
+    assert!(
+        message.contains("remembering") && message.contains("delete the file"),
+        "{message}"
+    );
+}
