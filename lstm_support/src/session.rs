@@ -223,9 +223,12 @@ impl Session {
     /// [`RememberingExperiment::run`] on this session's device, kept in `runs/remembering/`
     /// under [`RememberingExperiment::key`], so that running the notebook again shows the same
     /// numbers without training again; a change to any setting runs it anew, and so does
-    /// RETRAIN=1. QUICK=1 does not shrink it: it takes about a minute on a CPU.
+    /// RETRAIN=1. In quick mode it runs [`RememberingExperiment::quick`]; otherwise it takes
+    /// about a minute on a CPU.
     pub fn remembering(&self, experiment: &RememberingExperiment) -> Result<RememberingResult> {
         const FOLDER: &str = "remembering";
+        let quick = experiment.clone().quick();
+        let experiment = if self.quick { &quick } else { experiment };
         let key = experiment.key()?;
         if !self.retrain {
             if let Some(result) = self.store.kept_result(FOLDER, &key)? {

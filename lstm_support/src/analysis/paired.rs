@@ -320,4 +320,14 @@ mod tests {
         assert_eq!(percentile(&sorted, 0.975), 39.0);
         assert_eq!(percentile(&sorted, 1.0), 40.0);
     }
+
+    #[test]
+    #[ignore = "timing: cargo test --release -- --ignored bootstrap_speed"]
+    fn bootstrap_speed() {
+        let a: Vec<f64> = (0..12_000).map(|i| f64::from(i % 50 != 0)).collect();
+        let b: Vec<f64> = (0..12_000).map(|i| f64::from(i % 40 != 0)).collect();
+        let started = std::time::Instant::now();
+        let boot = PairedBootstrap::new(&a, &b, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).unwrap();
+        println!("{boot} in {:.3} s", started.elapsed().as_secs_f64());
+    }
 }

@@ -97,6 +97,12 @@ impl AcrossSeeds {
         }
     }
 
+    /// The largest of the settings' standard deviations: the seed spread to assume for runs of
+    /// similar settings trained with one seed ([`super::Comparison::with_seed_noise`]).
+    pub fn largest_std(&self) -> f64 {
+        self.rows.iter().map(|r| r.std).fold(0.0, f64::max)
+    }
+
     pub fn evcxr_display(&self) {
         self.table().evcxr_display();
     }
@@ -290,6 +296,7 @@ mod tests {
             "{spread}"
         );
         assert_eq!(spread.table().rows[0].len(), 6);
+        assert!((spread.largest_std() - 0.01).abs() < 1e-12);
         let same_seed = [record(42, 0.96), record(42, 0.97)];
         assert!(AcrossSeeds::new(&[same_seed.to_vec()]).is_err());
         assert!(AcrossSeeds::new(&[runs[..1].to_vec()]).is_err());

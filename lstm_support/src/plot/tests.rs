@@ -628,6 +628,8 @@ fn renders_the_reviewed_figures_to_files() {
             gate_traces(&model, &data, &[0, 3], "gates").unwrap(),
         );
     }
+}
+
 #[test]
 fn the_remembering_figure_draws_accuracy_against_length() {
     use crate::analysis::RememberingExperiment;
