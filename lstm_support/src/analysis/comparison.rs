@@ -38,7 +38,7 @@ pub struct Comparison {
     pub best: usize,
     /// The other runs, each against the best: (index, test), in order.
     pub against_best: Vec<(usize, ImagesTest)>,
-    /// Indices of the other runs not measurably worse than the best.
+    /// Indices of the other runs whose difference from the best is not a finding.
     pub within_noise_of_best: Vec<usize>,
     /// Index of the run with the least training time (the first of equals).
     pub cheapest: usize,
@@ -252,11 +252,7 @@ impl fmt::Display for Comparison {
                         + &format!(": {}", verdict(difference, test, self.seed_noise.as_ref()))
                 })
                 .collect();
-            write!(
-                f,
-                " Not measurably different from it: {}.",
-                close.join("; ")
-            )?;
+            write!(f, " Not shown to differ from it: {}.", close.join("; "))?;
         }
         let cheapest = self.cheapest_to_train();
         writeln!(
@@ -407,7 +403,7 @@ mod tests {
             text.contains(
                 "Highest validation accuracy: LSTM 2x32 (99.10% at epoch 3); its test \
                  accuracy, reported only (the test set chooses nothing), is 98.50%. Not \
-                 measurably different from it: LSTM 32 (-0.70 points)"
+                 shown to differ from it: LSTM 32 (-0.70 points)"
             ),
             "{text}"
         );

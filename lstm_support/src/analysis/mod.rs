@@ -37,7 +37,7 @@ pub use overfitting::{
 };
 pub use paired::{McNemar, PairedBootstrap, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, SIGNIFICANCE};
 pub use remembering::{AgainstChance, RememberingExperiment, RememberingResult, RememberingRow};
-pub use rows::{GradientReach, ReadingByRows};
+pub use rows::{AnsweredClass, AnswersAfterRows, GradientReach, ReadingByRows};
 pub use seeds::{AcrossSeeds, SeedComparison, SeedSpread};
 pub use setting_effect::{EffectRow, SettingEffect};
 pub use summary::{difference_noise, RunSummary, CONVERGED_WITHIN};

@@ -133,6 +133,97 @@ impl fmt::Display for GradientReach {
     }
 }
 
+/// What the head answers part-way through the image: how its answers after `rows` rows
+/// spread over the classes, and how often each answer is right. An accuracy below chance
+/// means the answers are not random guesses: they favour classes that the images are not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswersAfterRows {
+    pub rows: usize,
+    pub accuracy: f64,
+    /// The classes answered, most often first.
+    pub answered: Vec<AnsweredClass>,
+}
+
+/// One class among the answers of [`AnswersAfterRows`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsweredClass {
+    pub class: i64,
+    /// Share of all answers that are this class.
+    pub share: f64,
+    /// Of those answers, the share that is right (the class's precision).
+    pub right: f64,
+    /// Share of the images that truly are this class.
+    pub truly: f64,
+}
+
+impl AnswersAfterRows {
+    /// `labels` and `answers` image by image (answers from
+    /// [`crate::model::Model::predictions_after_rows`]).
+    pub fn new(rows: usize, labels: &[i64], answers: &[i64]) -> Result<Self> {
+        if labels.len() != answers.len() || labels.is_empty() {
+            return Err(Error::invalid(
+                "answers after rows",
+                format!(
+                    "{} labels and {} answers; give one answer per labelled image",
+                    labels.len(),
+                    answers.len()
+                ),
+            ));
+        }
+        let n = labels.len() as f64;
+        let mut classes: Vec<i64> = answers.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        let count = |f: &dyn Fn(usize) -> bool| (0..labels.len()).filter(|&i| f(i)).count() as f64;
+        let mut answered: Vec<AnsweredClass> = classes
+            .into_iter()
+            .map(|class| {
+                let given = count(&|i| answers[i] == class);
+                AnsweredClass {
+                    class,
+                    share: given / n,
+                    right: count(&|i| answers[i] == class && labels[i] == class) / given,
+                    truly: count(&|i| labels[i] == class) / n,
+                }
+            })
+            .collect();
+        answered.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.class.cmp(&b.class)));
+        Ok(AnswersAfterRows {
+            rows,
+            accuracy: count(&|i| answers[i] == labels[i]) / n,
+            answered,
+        })
+    }
+
+    pub fn evcxr_display(&self) {
+        print_as_html(self);
+    }
+}
+
+impl fmt::Display for AnswersAfterRows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "After {} rows: accuracy {}; {} classes answered.",
+            self.rows,
+            pct(self.accuracy),
+            self.answered.len()
+        )?;
+        for a in self.answered.iter().take(3) {
+            writeln!(
+                f,
+                "- {}: {} of the answers, right on {} of them ({} of the images are {}s).",
+                a.class,
+                pct(a.share),
+                pct(a.right),
+                pct(a.truly),
+                a.class
+            )?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,5 +254,28 @@ mod tests {
         );
         assert!(GradientReach::new("x", &[], &[]).is_err());
         assert!(GradientReach::new("x", &trained, &initial[..2]).is_err());
+    }
+
+    #[test]
+    fn answers_after_rows_show_which_classes_the_head_favours() {
+        // Ten images, two of each class 0-4; the head answers 1 for eight of them (right on
+        // the two 1s) and 3 for the other two (both 4s, wrong): accuracy 2/10.
+        let labels = [0, 0, 1, 1, 2, 2, 3, 3, 4, 4];
+        let answers = [1, 1, 1, 1, 1, 1, 1, 1, 3, 3];
+        let early = AnswersAfterRows::new(6, &labels, &answers).unwrap();
+        assert!((early.accuracy - 0.2).abs() < 1e-12);
+        assert_eq!(early.answered.len(), 2);
+        let first = &early.answered[0];
+        assert_eq!(first.class, 1);
+        assert!((first.share - 0.8).abs() < 1e-12 && (first.right - 0.25).abs() < 1e-12);
+        assert!((first.truly - 0.2).abs() < 1e-12);
+        assert_eq!(early.answered[1].right, 0.0);
+        let text = early.to_string();
+        assert!(
+            text.starts_with("After 6 rows: accuracy 20.00%; 2 classes answered."),
+            "{text}"
+        );
+        assert!(text.contains("- 1: 80.00% of the answers, right on 25.00% of them (20.00% of the images are 1s)."), "{text}");
+        assert!(AnswersAfterRows::new(6, &labels, &answers[..3]).is_err());
     }
 }

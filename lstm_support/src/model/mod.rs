@@ -269,6 +269,27 @@ impl Model {
             .collect())
     }
 
+    /// The class the head answers for each image of `data` when the model stops reading after
+    /// `rows` rows (1 to the number of steps): what [`Self::accuracy_by_rows`] counts, answer
+    /// by answer.
+    pub fn predictions_after_rows(&self, data: &Dataset, rows: usize) -> Result<Vec<i64>> {
+        let mut answers: Vec<i64> = Vec::new();
+        self.for_each_eval_batch(data, |images, _| {
+            let steps = images.size().get(1).copied().unwrap_or(0) as usize;
+            if rows == 0 || rows > steps {
+                return Err(Error::invalid(
+                    "rows",
+                    format!("{rows}; give a number of rows from 1 to {steps}"),
+                ));
+            }
+            let logits = self.network.logits_after_every_row(&images)?; // [B, T, C]
+            let at = logits.select(1, rows as i64 - 1).argmax(-1, false);
+            answers.extend(Vec::<i64>::try_from(at.to_device(Device::Cpu))?);
+            Ok(())
+        })?;
+        Ok(answers)
+    }
+
     /// The weights of the first layer, which must be recurrent (detached copies on the CPU):
     /// for computing a step by hand.
     pub fn recurrent_weights(&self) -> Result<RecurrentWeights> {

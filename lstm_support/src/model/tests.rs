@@ -143,10 +143,24 @@ fn probabilities_by_rows_equal_the_answers_on_each_prefix() {
         }
         let accuracy = model.accuracy_by_rows(&data).unwrap();
         assert_eq!(accuracy.len(), 28);
+        // Answer by answer, what accuracy_by_rows counts.
+        let labels = Vec::<i64>::try_from(data.labels()).unwrap();
+        for k in [1usize, 14, 28] {
+            let answers = model.predictions_after_rows(&data, k).unwrap();
+            let right = answers.iter().zip(&labels).filter(|(a, l)| a == l).count();
+            assert!((right as f64 / labels.len() as f64 - accuracy[k - 1].1).abs() < 1e-12);
+            let direct = model.predict(&data.take(labels.len())).unwrap().classes;
+            if k == 28 {
+                assert_eq!(answers, direct);
+            }
+        }
+        assert!(model.predictions_after_rows(&data, 0).is_err());
+        assert!(model.predictions_after_rows(&data, 29).is_err());
     }
     let cnn = model(&ModelConfig::cnn());
     assert!(cnn.probabilities_by_rows(&data, &[0]).is_err());
     assert!(cnn.accuracy_by_rows(&data).is_err());
+    assert!(cnn.predictions_after_rows(&data, 1).is_err());
 }
 
 #[test]
