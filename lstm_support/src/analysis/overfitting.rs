@@ -81,19 +81,29 @@ impl LossTrend {
                 "no over-fitting: validation loss lowest at the last epoch ({:.4})",
                 self.lowest_val_loss
             )
-        } else {
+        } else if self.final_val_loss <= self.lowest_val_loss * (1.0 + OVERFITTING_RISE) {
             format!(
                 "no over-fitting: validation loss {:.4} at epoch {final_epoch}, within {:.0}% \
-                 of its lowest ({:.4} at epoch {}){}",
+                 of its lowest ({:.4} at epoch {})",
                 self.final_val_loss,
                 100.0 * OVERFITTING_RISE,
                 self.lowest_val_loss,
                 self.lowest_epoch,
-                if self.final_val_loss > self.lowest_val_loss * (1.0 + OVERFITTING_RISE) {
-                    ", or not rising for long enough"
-                } else {
-                    ""
-                }
+            )
+        } else {
+            let rise = 100.0 * (self.final_val_loss / self.lowest_val_loss - 1.0);
+            let why = if final_epoch < self.lowest_epoch + OVERFITTING_EPOCHS {
+                format!(
+                    "but only {} epochs after it (the check asks for {OVERFITTING_EPOCHS})",
+                    final_epoch - self.lowest_epoch
+                )
+            } else {
+                "but the training loss did not fall meanwhile".to_owned()
+            };
+            format!(
+                "no over-fitting by this check: validation loss {:.4} at epoch {final_epoch}, \
+                 {rise:.0}% above its lowest ({:.4} at epoch {}), {why}",
+                self.final_val_loss, self.lowest_val_loss, self.lowest_epoch,
             )
         }
     }
@@ -313,10 +323,11 @@ mod tests {
         assert!(!LossTrend::new(&small).unwrap().overfitting);
         let short = losses(&[(0.3, 0.12), (0.2, 0.10), (0.1, 0.102), (0.05, 0.106)]);
         assert!(!LossTrend::new(&short).unwrap().overfitting);
-        assert!(LossTrend::new(&short)
-            .unwrap()
-            .sentence(4)
-            .ends_with("or not rising for long enough"));
+        assert_eq!(
+            LossTrend::new(&short).unwrap().sentence(4),
+            "no over-fitting by this check: validation loss 0.1060 at epoch 4, 6% above its \
+             lowest (0.1000 at epoch 2), but only 2 epochs after it (the check asks for 3)"
+        );
         let both_rise = losses(&[
             (0.3, 0.12),
             (0.2, 0.10),
@@ -325,6 +336,10 @@ mod tests {
             (0.23, 0.106),
         ]);
         assert!(!LossTrend::new(&both_rise).unwrap().overfitting);
+        assert!(LossTrend::new(&both_rise)
+            .unwrap()
+            .sentence(5)
+            .ends_with("but the training loss did not fall meanwhile"));
         let falling = losses(&[(0.3, 0.12), (0.2, 0.10), (0.1, 0.09)]);
         assert_eq!(
             LossTrend::new(&falling).unwrap().sentence(3),
