@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::noise::{noise_points, standard_error, within_noise};
-use super::wording::print_as_html;
+use super::wording::{plural, print_as_html};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::table::{pct, thousands};
@@ -94,8 +94,8 @@ impl LossTrend {
             let rise = 100.0 * (self.final_val_loss / self.lowest_val_loss - 1.0);
             let why = if final_epoch < self.lowest_epoch + OVERFITTING_EPOCHS {
                 format!(
-                    "but only {} epochs after it (the check asks for {OVERFITTING_EPOCHS})",
-                    final_epoch - self.lowest_epoch
+                    "but only {} after it (the check asks for {OVERFITTING_EPOCHS})",
+                    plural((final_epoch - self.lowest_epoch) as u64, "epoch", "epochs")
                 )
             } else {
                 "but the training loss did not fall meanwhile".to_owned()
