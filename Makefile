@@ -84,6 +84,8 @@ test: setup
 	@$(PYTHON) tools/tests/test_interrupt_resume.py
 	@echo "==> A wrong input in the real kernel: an error value saying what was expected, no panic, variables kept"
 	@$(PYTHON) tools/tests/test_error_values.py
+	@echo "==> A failed check, a \`?\` error or a panic is the cell's Jupyter error; Run All stops there; variables kept"
+	@$(PYTHON) tools/tests/test_kernel_errors.py
 
 # JupyterLab from .venv, driven by Playwright (PyPI) in Debian's chromium (no browser download).
 test-lab: setup chromium
