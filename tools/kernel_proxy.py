@@ -60,12 +60,16 @@ DELIMITER = b"<IDS|MSG>"
 # exercise's message (lstm_support/src/exercise.rs, FAILED_LINE).
 CRATE_ERROR_LINE = "lstm_support::Error: "
 CRATE_ENAME = "lstm_support::Error"
-PANIC = re.compile(r"^thread '[^']*' panicked at [^\n]*\n?", re.MULTILINE)
-PANIC_NOTE = re.compile(r"^note: run with `RUST_BACKTRACE=1`.*$", re.MULTILINE)
+# "thread '<unnamed>' (28783) panicked at src/lib.rs:111:21:", then the message, then a
+# backtrace or a note about one.
+PANIC = re.compile(r"^thread '[^']*'[^\n]*? panicked at [^\n]*\n?", re.MULTILINE)
+PANIC_END = re.compile(r"^(stack backtrace:|note: )", re.MULTILINE)
 # How long the cell's output may stay quiet after evcxr's `idle` before the cell is decided,
 # and the longest wait after the reply: stderr lines come a few milliseconds late.
 QUIET_SECONDS = 0.2
 MOST_SECONDS = 2.0
+# How long a stderr line of the running cell is held before it is passed on.
+STDERR_HOLD_SECONDS = 0.1
 
 
 def free_port(ip: str) -> int:
@@ -154,6 +158,8 @@ class Cell:
         self.kernel_error: dict | None = None  # the error message evcxr sent
         self.crate_error: str | None = None  # the message after CRATE_ERROR_LINE
         self.stderr = ""
+        # Stderr messages not yet passed on: (arrival, stripped text, frames).
+        self.held: list[tuple[float, str, list[bytes]]] = []
 
     def error(self) -> dict | None:
         """The cell's error as (ename, evalue, traceback), or None when it succeeded."""
@@ -168,7 +174,7 @@ class Cell:
             return None
         panic = PANIC.search(text)
         if panic:
-            message = PANIC_NOTE.sub("", text[panic.end():]).strip() or text
+            message = PANIC_END.split(text[panic.end():])[0].strip() or text
             return {"ename": "panic", "evalue": message, "traceback": text.splitlines()}
         return described("Error", text)
 
@@ -306,6 +312,7 @@ class Proxy:
                 for line in lines:
                     if line.startswith(CRATE_ERROR_LINE):
                         cell.crate_error = line[len(CRATE_ERROR_LINE):].rstrip("\n")
+                        cell.held = [h for h in cell.held if h[1] != cell.crate_error]
                     else:
                         kept.append(line)
                 if len(kept) != len(lines):
@@ -316,6 +323,9 @@ class Proxy:
                 if cell.crate_error is not None and content["text"].strip() == cell.crate_error:
                     return
                 cell.stderr += content["text"]
+                # Held a moment: evcxr's copy of a crate error often comes before the marker.
+                cell.held.append((time.monotonic(), content["text"].strip(), frames))
+                return
         self.j_iopub.send_multipart(frames)
 
     def late_copy(self, message: Message) -> bool:
@@ -325,16 +335,25 @@ class Proxy:
         content = message.content()
         return content.get("name") == "stderr" and content.get("text", "").strip() == self.decided[1]
 
+    def release_stderr(self, cell: Cell, before: float) -> None:
+        """Passes on the held stderr messages that arrived before `before`."""
+        while cell.held and cell.held[0][0] < before:
+            self.j_iopub.send_multipart(cell.held.pop(0)[2])
+
     def decide_if_done(self):
         cell = self.cell
-        if cell is None or cell.reply is None:
+        if cell is None:
             return
         now = time.monotonic()
+        self.release_stderr(cell, now - STDERR_HOLD_SECONDS)
+        if cell.reply is None:
+            return
         failed_in_kernel = cell.reply.content().get("status") == "error"
         settled = cell.idle is not None and (failed_in_kernel or cell.crate_error is not None
                                              or now - cell.last_output >= QUIET_SECONDS)
         if not settled and now - cell.replied_at < MOST_SECONDS:
             return
+        self.release_stderr(cell, float("inf"))
         error = cell.error()
         reply = cell.reply.frames
         if error is not None:
