@@ -100,7 +100,7 @@ def main() -> int:
         stem = path.stem
         target = course / "source" / stem / f"{stem}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(target, json.dumps(course_notebook(notebook), indent=1, ensure_ascii=False) + "\n")
+        write_atomically(target, nbformat.writes(course_notebook(notebook)) + "\n")
         print(f"{target.relative_to(course)}")
     print(f"{course}: nbgrader course written; there run `nbgrader generate_assignment <stem>`")
     return 0
