@@ -19,9 +19,10 @@ starts evcxr_jupyter on ports of its own and, for every execute request:
   1. evcxr's own error (compile error, interrupt): the reply gets the `ename`, `evalue` and
      `traceback` of the error message evcxr sent;
   2. a line `lstm_support::Error: <message>` on stdout (what `lstm_support::exercise` prints
-     for a failed check or an unfinished exercise: stdout arrives with the cell, so this needs
-     no waiting): ename "lstm_support::Error", evalue the message; the marker line is not
-     shown, and evcxr's copy of the message on stderr is dropped;
+     for a failed check or an unfinished exercise; stdout arrives with the cell): ename
+     "lstm_support::Error", evalue the message; the marker line is not shown, and evcxr's copy
+     of the message on stderr is awaited (else evcxr could send it under the next cell) and
+     dropped (the cell's stderr is held 0.1 s for that: the copy often comes first);
   3. a panic on stderr (`thread '...' panicked at`): ename "panic";
   4. any other text on stderr: an error returned by `?`, whose `Display` evcxr printed there;
      ename "Error", evalue the text. (Nothing else in these notebooks writes to stderr, and
@@ -158,8 +159,15 @@ class Cell:
         self.kernel_error: dict | None = None  # the error message evcxr sent
         self.crate_error: str | None = None  # the message after CRATE_ERROR_LINE
         self.stderr = ""
+        self.stderr_all = ""  # with the copies of a crate error that were dropped
         # Stderr messages not yet passed on: (arrival, stripped text, frames).
         self.held: list[tuple[float, str, list[bytes]]] = []
+
+    def copy_seen(self) -> bool:
+        """Whether evcxr's stderr copy of the crate error has come (it prints every error
+        returned by `?` there, and it can come after the marker; the cell waits for it, so
+        that it is not sent under the next cell)."""
+        return self.crate_error is not None and " ".join(self.crate_error.split()) in " ".join(self.stderr_all.split())
 
     def error(self) -> dict | None:
         """The cell's error as (ename, evalue, traceback), or None when it succeeded."""
@@ -320,7 +328,11 @@ class Proxy:
                         return
                     frames = self.signer.replace_content(message, {**content, "text": "".join(kept)})
             elif content.get("name") == "stderr":
-                if cell.crate_error is not None and content["text"].strip() == cell.crate_error:
+                text = content["text"].strip()
+                if self.decided is not None and text == self.decided[1]:
+                    return  # the previous cell's copy, which evcxr sent under this cell
+                cell.stderr_all += content["text"]
+                if cell.crate_error is not None and text == cell.crate_error:
                     return
                 cell.stderr += content["text"]
                 # Held a moment: evcxr's copy of a crate error often comes before the marker.
@@ -349,8 +361,14 @@ class Proxy:
         if cell.reply is None:
             return
         failed_in_kernel = cell.reply.content().get("status") == "error"
-        settled = cell.idle is not None and (failed_in_kernel or cell.crate_error is not None
-                                             or now - cell.last_output >= QUIET_SECONDS)
+        if cell.idle is None:
+            settled = False
+        elif failed_in_kernel:
+            settled = True
+        elif cell.crate_error is not None:
+            settled = cell.copy_seen()
+        else:
+            settled = now - cell.last_output >= QUIET_SECONDS
         if not settled and now - cell.replied_at < MOST_SECONDS:
             return
         self.release_stderr(cell, float("inf"))

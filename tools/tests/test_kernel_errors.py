@@ -84,6 +84,7 @@ def errors_are_jupyter_errors(kernel: Kernel) -> None:
 
     reply, outputs = kernel.run_cell('println!("still {kept}");')
     assert reply["status"] == "ok" and stream(outputs, "stdout") == "still 42\n", (reply, outputs)
+    assert not stream(outputs, "stderr") and not errors(outputs), f"the failed cell's error spilled over: {outputs}"
     reply, outputs = kernel.run_cell('println!("{lost}");')
     assert reply["status"] == "error", f"the failed cell's own variable survived: {outputs}"
     print("ok: the next cell sees the variables defined before the failed one, not its own", flush=True)
