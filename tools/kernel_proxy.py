@@ -39,6 +39,7 @@ heartbeat) passes through unchanged. The script ends when evcxr ends, with its e
 
 runs `EVCXR_JUPYTER ARGS... --control_file <its own connection file>`.
 """
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -192,7 +193,8 @@ def described(ename: str, evalue: str) -> dict:
 
 
 class Proxy:
-    def __init__(self, connection: dict, inner: dict):
+    def __init__(self, connection: dict, inner: dict, inner_file: str):
+        self.inner_file: str | None = inner_file
         key = connection.get("key", "").encode()
         self.signer = Signer(key, connection.get("signature_scheme", "hmac-sha256"))
         self.session = uuid.uuid4().hex
@@ -288,7 +290,15 @@ class Proxy:
         self.cell = Cell(request)
         self.e_shell.send_multipart(request.frames)
 
+    def evcxr_is_up(self):
+        """evcxr has read its connection file (it answers): the file, with its key, goes."""
+        if self.inner_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.inner_file)
+            self.inner_file = None
+
     def from_evcxr_shell(self, frames):
+        self.evcxr_is_up()
         message = Message(frames)
         cell = self.cell
         if cell is not None and message.msg_type == "execute_reply" and message.parent_id == cell.msg_id:
@@ -298,6 +308,7 @@ class Proxy:
 
     # IOPub: watch the running cell's output.
     def from_evcxr_iopub(self, frames):
+        self.evcxr_is_up()
         message = Message(frames)
         cell = self.cell
         if cell is None or message.parent_id != cell.msg_id:
@@ -422,7 +433,7 @@ def main() -> int:
     # Interrupts come as control messages (the kernelspec's interrupt_mode); a SIGINT to the
     # process group must not end the proxy. SIGTERM ends evcxr too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    proxy = Proxy(connection, inner)
+    proxy = Proxy(connection, inner, inner_file)
     # close_fds=False: evcxr keeps the build slot's lock (fd 9 of tools/evcxr-kernel).
     child = subprocess.Popen([*command, "--control_file", inner_file], close_fds=False)
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
@@ -431,7 +442,7 @@ def main() -> int:
     finally:
         if child.poll() is None:
             child.terminate()
-        os.unlink(inner_file)
+        proxy.evcxr_is_up()
         proxy.context.destroy(linger=1000)
 
 
