@@ -217,8 +217,10 @@ pub(super) fn validation_correct(record: &RunRecord) -> Result<Vec<bool>> {
 /// An error unless the two runs validated on the same images (same split, same labels).
 pub(super) fn check_same_images(a: &RunRecord, b: &RunRecord) -> Result<()> {
     let same_split = a.spec.split == b.spec.split && a.spec.train_limit == b.spec.train_limit;
-    let labels = |r: &RunRecord| r.validation.as_ref().map(|v| v.labels.clone());
-    if same_split && labels(a) == labels(b) {
+    // Compared in place, without copying the label vectors.
+    let same_labels =
+        a.validation.as_ref().map(|v| &v.labels) == b.validation.as_ref().map(|v| &v.labels);
+    if same_split && same_labels {
         return Ok(());
     }
     Err(Error::invalid(
