@@ -21,12 +21,13 @@ export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
 # `make notebooks RETRAIN=1` retrains finished runs; QUICK=1 runs the notebooks on a small subset.
 export RETRAIN QUICK
 
-.PHONY: help setup test test-lab chromium notebooks handouts lab clean check-gpu bench fuzz
+.PHONY: help setup test test-lab chromium notebooks handouts nbgrader-course lab clean check-gpu bench fuzz
 help:
 	@echo "make test       set up everything (first time: ~15 min, ~5 GB) and run the tests"
 	@echo "make test-lab   JupyterLab in a real browser (Debian's chromium, installed when missing): runs notebook 00"
 	@echo "make notebooks  set up everything and execute every notebook in notebooks/"
 	@echo "make handouts   write notebooks/handouts/: the notebooks with their exercises cleared (nbgrader)"
+	@echo "make nbgrader-course COURSE=dir  an nbgrader course in dir: its nbgrader_config.py and source/"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make bench      recurrent training speed with recurrent dropout (libtorch paths, native kernels) against fused and PyTorch"
 	@echo "make fuzz       fuzz the data-file and run-record parsers (FUZZ_SECONDS each, default 600)"
@@ -84,6 +85,10 @@ test: setup
 	@$(PYTHON) tools/tests/test_interrupt_resume.py
 	@echo "==> A wrong input in the real kernel: an error value saying what was expected, no panic, variables kept"
 	@$(PYTHON) tools/tests/test_error_values.py
+	@echo "==> A failed check, a \`?\` error or a panic is the cell's Jupyter error; Run All stops there; variables kept"
+	@$(PYTHON) tools/tests/test_kernel_errors.py
+	@echo "==> nbgrader end to end (quick): generate, autograde the solution, the blank handout and one wrong answer, export"
+	@QUICK=1 $(PYTHON) tools/tests/test_nbgrader.py
 
 # JupyterLab from .venv, driven by Playwright (PyPI) in Debian's chromium (no browser download).
 test-lab: setup chromium
@@ -108,6 +113,11 @@ notebooks: setup
 # The solution notebooks' exercises cleared by nbgrader's ClearSolutions (committed, unexecuted).
 handouts: $(STAMPS)/venv
 	@$(PYTHON) tools/make_handouts.py --out notebooks/handouts notebooks/*.ipynb
+
+# An nbgrader course directory for the notebooks with exercises (see "For teachers" in README.md).
+nbgrader-course: setup
+	@test -n "$(COURSE)" || { echo "usage: make nbgrader-course COURSE=<directory>"; exit 2; }
+	@$(PYTHON) tools/nbgrader_course.py "$(COURSE)" notebooks/*.ipynb
 
 lab: setup
 	@cd notebooks && jupyter lab

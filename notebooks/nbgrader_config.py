@@ -1,6 +1,6 @@
 # nbgrader settings for these Rust notebooks (`tools/make_handouts.py` uses the same settings).
-# With nbgrader itself: put the solution notebooks in its source/<assignment>/ directory and
-# run `nbgrader generate_assignment <assignment>` with this file beside it.
+# With nbgrader itself: `make nbgrader-course COURSE=<dir>` writes a course whose
+# nbgrader_config.py loads this file (tools/nbgrader_course.py).
 
 # What replaces the code between `// BEGIN SOLUTION` and `// END SOLUTION`: an error that stops
 # the cell with the cell's own `task` sentence. Never `todo!()` or a panic: in evcxr a panic

@@ -13,9 +13,9 @@ nbgrader's conventions and its `ClearSolutions` preprocessor, run through nbconv
 - outputs (and execution timestamps) are cleared, and the crate's path is rewritten for the
   handouts' directory, one level deeper.
 
-Notebooks without exercises get no handout. Teachers who use nbgrader itself can put the
-solution notebooks in its `source/` directory with the same ClearSolutions settings
-(`notebooks/nbgrader_config.py`).
+Notebooks without exercises get no handout. Teachers who use nbgrader itself get a course
+directory with the same ClearSolutions settings (`notebooks/nbgrader_config.py`) from
+`make nbgrader-course` (`tools/nbgrader_course.py`).
 
     python tools/make_handouts.py notebooks/*.ipynb --out notebooks/handouts
 """

@@ -1,6 +1,6 @@
 """What the notebook tools and their tests share: the project's paths, the kernel's name, the
-text of a cell's outputs, the error a cell returned with `?`, atomic writes, the environment of
-a quick run, and a client for the real `rust-lstm` kernel.
+text of a cell's outputs, atomic writes, the environment of a quick run, and a client for the
+real `rust-lstm` kernel.
 
 The scripts in tools/ import it directly; the tests in tools/tests/ put tools/ on sys.path
 first. Only `Kernel` needs jupyter_client, which it imports when one starts.
@@ -17,8 +17,6 @@ NOTEBOOKS = ROOT / "notebooks"
 KERNEL = "rust-lstm"
 # The first code cell of every notebook: the crate, one level up from notebooks/.
 DEP_LINE = ':dep lstm_support = { path = "../lstm_support" }'
-# What lstm_support::exercise prints on stdout when an exercise is unfinished or a check fails.
-EXERCISE_LINES = ("exercise not done yet: ", "check failed: ")
 # Text a panic inside the crate (or libtorch's wrappers) prints: never what a student should see.
 PANIC_MARKS = ("panicked", "tensor_generated.rs")
 
@@ -40,27 +38,6 @@ def output_text(output, mimetypes=("text/plain", "text/html", "text/markdown")) 
     parts = [data.get(kind, "") for kind in mimetypes]
     parts += output.get("traceback", []) or [output.get("evalue", "")]
     return "".join("".join(p) if isinstance(p, list) else p for p in parts)
-
-
-def stream_text(cell, name: str) -> str:
-    """What a cell printed on the stream `name` ("stdout" or "stderr")."""
-    return "".join(
-        "".join(output.get("text", ""))
-        for output in cell.get("outputs", [])
-        if output.get("output_type") == "stream" and output.get("name") == name
-    )
-
-
-def returned_error(cell) -> str | None:
-    """The error a cell returned with `?`, if any. evcxr prints such an error on the cell's
-    stderr and reports the execution itself as successful, so Jupyter (and nbclient) would go
-    on to the next cell; the crate and the notebooks write nothing else to stderr (progress
-    goes to stdout), so any text there is that error. evcxr forwards stderr on its own
-    schedule, though, and a line can arrive after the cell has finished: the exercise stubs and
-    checks therefore also print their message on stdout, which arrives with the cell."""
-    exercise = [line for line in stream_text(cell, "stdout").splitlines() if line.startswith(EXERCISE_LINES)]
-    text = stream_text(cell, "stderr").strip() or "\n".join(exercise)
-    return text or None
 
 
 def quick_env(runs_dir: Path, base=None) -> dict:
@@ -89,12 +66,11 @@ class Kernel:
 
     def execute(self, code: str, timeout: float = 600, on_line=None, wait_for: str | None = None,
                 linger: float = 10) -> tuple[str, str]:
-        """Runs `code`; returns (status, everything the cell printed, stdout and stderr
-        together). The status is the reply's, or "error" when the kernel sent an error message
-        (a compile error; an error returned by `?` is only text on stderr). `on_line` sees each
-        printed line as it arrives. evcxr forwards stderr on its own schedule: with `wait_for`,
-        the cell's output is read for up to `linger` seconds more after it finished, until that
-        text has come."""
+        """Runs `code`; returns (status, everything the cell printed: stdout, stderr and its
+        error as `ename: evalue`). The status is the reply's, or "error" when
+        the kernel sent an error message. `on_line` sees each printed line as it arrives. evcxr
+        forwards stderr on its own schedule: with `wait_for`, the cell's output is read for up
+        to `linger` seconds more after it finished, until that text has come."""
         msg_id = self.kc.execute(code)
         printed = []
         failed = False
@@ -136,6 +112,38 @@ class Kernel:
                 break
         status = reply["content"]["status"]
         return ("error" if failed and status == "ok" else status), "".join(printed)
+
+    def messages(self, msg_ids: list[str], timeout: float = 600) -> dict[str, tuple[dict, list]]:
+        """For execute requests already sent: each one's reply content and its iopub messages
+        as (type, content), in order, up to its idle status."""
+        pending = set(msg_ids)
+        replies, outputs = {}, {msg_id: [] for msg_id in msg_ids}
+        deadline = time.monotonic() + timeout
+        while pending or len(replies) < len(msg_ids):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no reply or idle within {timeout} s for {sorted(pending)}")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0.2)
+                parent = msg["parent_header"].get("msg_id")
+                if parent in outputs and parent in pending:
+                    if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                        pending.discard(parent)
+                    elif msg["msg_type"] != "status":
+                        outputs[parent].append((msg["msg_type"], msg["content"]))
+            except queue.Empty:
+                pass
+            try:
+                reply = self.kc.get_shell_msg(timeout=0)
+                if reply["parent_header"].get("msg_id") in outputs:
+                    replies[reply["parent_header"]["msg_id"]] = reply["content"]
+            except queue.Empty:
+                pass
+        return {msg_id: (replies[msg_id], outputs[msg_id]) for msg_id in msg_ids}
+
+    def run_cell(self, code: str, timeout: float = 600) -> tuple[dict, list]:
+        """Runs `code`; returns its reply content and its iopub messages (see `messages`)."""
+        msg_id = self.kc.execute(code)
+        return self.messages([msg_id], timeout)[msg_id]
 
     def run_all(self, cells: list[str], timeout: float = 600) -> str:
         """Runs `cells` in order; raises AssertionError at the first that fails. Returns what

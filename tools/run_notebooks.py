@@ -22,7 +22,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 
-from nbtools import KERNEL, output_text, returned_error, write_atomically
+from nbtools import KERNEL, output_text, write_atomically
 
 # A silent cell gets a "still running" line this often.
 HEARTBEAT_SECONDS = 60
@@ -50,13 +50,6 @@ class ProgressClient(NotebookClient):
         self.lock = threading.Lock()
         self.on_cell_start = self.cell_start
         self.on_cell_executed = self.cell_executed
-
-    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        error = returned_error(cell)
-        if error is not None:
-            raise CellExecutionError(error, "error returned by `?`", error)
-        return cell
 
     def position(self) -> str:
         """`k/N`: the running code cell's number among the notebook's code cells."""

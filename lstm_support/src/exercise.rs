@@ -32,13 +32,23 @@ pub fn check(holds: bool, hint: impl Into<String>) -> Result<()> {
     }
 }
 
-/// `error`, also printed on stdout. evcxr prints an error returned by `?` on stderr, which it
-/// forwards on its own schedule: the line can arrive after the cell has finished and show under
-/// the next cell. Stdout arrives with the cell, so the student reads the message where it
-/// belongs (and headless runs see it: `tools/run_notebooks.py` fails on it).
+/// What starts the stdout line of a failed check or an unfinished exercise: the project's kernel
+/// (`tools/kernel_proxy.py`) turns the line into the cell's Jupyter error, with this name and
+/// the message, so that nbgrader scores the check 0 and "Run All" stops there.
+pub const FAILED_LINE: &str = "lstm_support::Error: ";
+
+/// `error`, also printed on stdout after [`FAILED_LINE`]. evcxr prints an error returned by `?`
+/// on stderr, which it forwards on its own schedule (the line can arrive after the cell has
+/// finished) and reports the cell as successful. Stdout arrives with the cell, so the kernel
+/// knows at the end of the cell that it failed, and with which message.
 fn shown(error: Error) -> Result<()> {
-    println!("{error}");
+    println!("{}", failed_line(&error));
     Err(error)
+}
+
+/// The line [`shown`] prints: one line, whatever the message holds.
+fn failed_line(error: &Error) -> String {
+    format!("{FAILED_LINE}{}", error.to_string().replace('\n', " "))
 }
 
 #[cfg(test)]
@@ -55,6 +65,17 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("not done yet"), "{message}");
+    }
+
+    #[test]
+    fn the_printed_line_is_the_marker_and_the_message_on_one_line() {
+        let error = Error::CheckFailed {
+            hint: "count the biases\ntoo".to_string(),
+        };
+        assert_eq!(
+            failed_line(&error),
+            "lstm_support::Error: check failed: count the biases too"
+        );
     }
 
     #[test]

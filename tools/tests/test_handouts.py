@@ -6,9 +6,9 @@ directory with QUICK=1 and a runs directory of its own:
 1. the handout is up to date: regenerating it from its solution notebook gives the same file
    (`make handouts`);
 2. the cells run in order until the first code exercise, which must stop with that exercise's
-   own message (`exercise not done yet: <its task>`), not a compile error or a crash (evcxr
-   prints an error returned by `?` on the cell's stderr; in JupyterLab it shows in red under
-   the cell, and "Run All" then stops at the next cell, which needs what the exercise defines);
+   own message (`exercise not done yet: <its task>`) as the cell's error, not a compile error
+   or a crash (the kernel makes the stub's `?` error a Jupyter error, `tools/kernel_proxy.py`:
+   in JupyterLab it shows as the cell's error and "Run All" stops there);
 3. the kernel is still alive with the earlier cells' variables (an error value, not a panic,
    which would have killed it): a probe cell reads `session`.
 
@@ -31,7 +31,7 @@ from nbclient.exceptions import CellExecutionError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from make_handouts import handout_text  # noqa: E402
-from nbtools import KERNEL, NOTEBOOKS, output_text, quick_env, returned_error  # noqa: E402
+from nbtools import KERNEL, NOTEBOOKS, output_text, quick_env  # noqa: E402
 
 PROBE = 'println!("kernel alive: quick = {}", session.is_quick());'
 
@@ -70,12 +70,8 @@ def check(path: Path) -> list[str]:
             try:
                 client.execute_cell(cell, index)
             except CellExecutionError as error:
+                # The stub's error, as the kernel reports it (tools/kernel_proxy.py).
                 stopped_at, message = index, str(error)
-                break
-            # An error returned by `?` (the stub's) is only text on the cell's stderr.
-            error = returned_error(cell)
-            if error is not None:
-                stopped_at, message = index, error
                 break
         try:
             client.execute_cell(notebook.cells[-1], len(notebook.cells) - 1)

@@ -1,7 +1,11 @@
-"""A real-browser test (`make test-lab`): JupyterLab from .venv serves notebooks/, Debian's
+"""A real-browser test (`make test-lab`): JupyterLab from .venv serves the project, Debian's
 chromium driven by Playwright opens notebook 00, runs all its cells with the Rust kernel, and
 the rendered page is checked: every code cell ran, no cell has an error output, and the digit
 figure is an image of non-zero size. A screenshot is kept in target/test-lab/.
+
+Then "Run All" on a small notebook written to target/test-lab/ whose third cell fails a check
+(`check(false, hint)?`): that cell must show the error `lstm_support::Error: check failed: ...`
+and the cell after it must not run (the kernel aborts the cells queued after an error).
 
 The notebook runs in QUICK mode with its own runs directory, and JupyterLab runs with its own
 settings (autosave off) and workspace directories, so the committed notebook is not touched.
@@ -43,6 +47,23 @@ def wait_for_server(url: str, server: subprocess.Popen, timeout: float) -> None:
     raise TimeoutError(f"JupyterLab did not answer at {url} within {timeout} s")
 
 
+# The notebook "Run All" must stop in: its third cell fails a check.
+STOPS_NOTEBOOK = "run-all-stops.ipynb"
+STOPS_CELLS = [
+    ':dep lstm_support = { path = "../../lstm_support" }',
+    "let kept = 42;",
+    'use lstm_support::exercise::check;\ncheck(kept == 0, "kept is 42, not 0")?;',
+    'println!("after the failed check");',
+]
+
+
+def stops_notebook() -> dict:
+    cells = [{"cell_type": "code", "id": f"stops-{i}", "execution_count": None, "metadata": {},
+              "outputs": [], "source": source} for i, source in enumerate(STOPS_CELLS)]
+    return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Rust (lstm_support)",
+            "language": "rust", "name": "rust-lstm"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
 # The notebook's state, read from JupyterLab's own model of it.
 NOTEBOOK_STATE = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
@@ -56,6 +77,7 @@ NOTEBOOK_STATE = """() => {
     cells.push({
       count: cell.executionCount,
       errors: outputs.filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue),
+      outputs: outputs.length,
     });
   }
   const busy = panel.sessionContext.session?.kernel?.status === 'busy';
@@ -90,7 +112,7 @@ def main() -> int:
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={NOTEBOOKS}"],
+         "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={ROOT}"],
         cwd=NOTEBOOKS, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     started = time.monotonic()
@@ -100,7 +122,7 @@ def main() -> int:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.browser, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(f"{base}/lab/tree/{args.notebook}?token={token}")
+            page.goto(f"{base}/lab/tree/notebooks/{args.notebook}?token={token}")
             page.wait_for_function(
                 "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                 " && window.jupyterapp.shell.currentWidget.sessionContext"
@@ -125,8 +147,37 @@ def main() -> int:
                 "() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
                 ".map(i => [i.naturalWidth, i.naturalHeight])"
             )
+            # Notebook 00's kernel ends first: the next one then gets its build slot.
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+            page.wait_for_timeout(2000)
+            (out_dir / STOPS_NOTEBOOK).write_text(json.dumps(stops_notebook(), indent=1))
+            page.goto(f"{base}/lab/tree/target/test-lab/{STOPS_NOTEBOOK}?token={token}")
+            page.wait_for_function(
+                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.title.label.startsWith('run-all-stops')"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.isReady",
+                timeout=600_000,
+            )
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            deadline = time.monotonic() + args.timeout
+            stops = None
+            while time.monotonic() < deadline:
+                stops = page.evaluate(NOTEBOOK_STATE)
+                if stops and stops["cells"][2]["errors"] and not stops["busy"]:
+                    break
+                time.sleep(1)
+            page.wait_for_timeout(3000)  # time enough for the last cell to run, were it to
+            stops = page.evaluate(NOTEBOOK_STATE)
+            page.screenshot(path=str(out_dir / "run-all-stops.png"), full_page=True)
             browser.close()
         problems = []
+        if stops is None or not stops["cells"][2]["errors"]:
+            problems.append(f"Run All: the failed check shows no error ({stops})")
+        else:
+            if not stops["cells"][2]["errors"][0].startswith("lstm_support::Error: check failed: kept is 42"):
+                problems.append(f"Run All: the failed check's error is {stops['cells'][2]['errors']}")
+            if stops["cells"][3]["count"] is not None or stops["cells"][3]["outputs"]:
+                problems.append(f"Run All went on after the failed check: {stops['cells'][3]}")
         if state is None:
             problems.append("the notebook never opened")
         else:
@@ -145,8 +196,8 @@ def main() -> int:
             return 1
         print(
             f"ok: {args.notebook} ran in JupyterLab in chromium ({len(state['cells'])} code cells, "
-            f"{len(images)} images, largest {max(images)}) in {seconds:.0f} s; "
-            f"screenshot in {out_dir.relative_to(ROOT)}/notebook-00.png",
+            f"{len(images)} images, largest {max(images)}) and Run All stopped at a failed check, "
+            f"in {seconds:.0f} s; screenshots in {out_dir.relative_to(ROOT)}/",
             flush=True,
         )
         return 0
