@@ -305,8 +305,9 @@ mod tests {
     }
 
     /// The native kernels against autograd of the step loop with the same masks: every cell,
-    /// both mask modes, input dropout on and off, return_sequences on and off, an odd batch,
-    /// and a batch split across threads.
+    /// both mask modes, input dropout on and off, recurrent dropout on and off (no mask: what a
+    /// layer without recurrent dropout trains with on the CPU), return_sequences on and off, an
+    /// odd batch, and a batch split across threads.
     #[test]
     fn native_gradients_match_autograd_of_the_step_loop() {
         let _rng = crate::torch_rng_lock();
@@ -314,7 +315,13 @@ mod tests {
         let cpu = (Kind::Float, Device::Cpu);
         for cell in CellKind::ALL {
             for recurrent_mask in [RecurrentMask::Shared, RecurrentMask::PerGate] {
-                for (input_dropout, return_sequences) in [(0.0, false), (0.3, true), (0.3, false)] {
+                for (input_dropout, return_sequences, recurrent_on) in [
+                    (0.0, false, true),
+                    (0.3, true, true),
+                    (0.3, false, true),
+                    (0.0, true, false),
+                    (0.3, false, false),
+                ] {
                     tch::manual_seed(3);
                     let vs = nn::VarStore::new(Device::Cpu);
                     let config = RecurrentConfig {
@@ -340,7 +347,8 @@ mod tests {
                         RecurrentMask::Shared => units,
                         RecurrentMask::PerGate => units * cell.gates(),
                     };
-                    let mask = dropout_mask(batch, width, 0.4, Device::Cpu).unwrap();
+                    let mask =
+                        dropout_mask(batch, width, 0.4, Device::Cpu).filter(|_| recurrent_on);
                     let out_shape: &[i64] = if return_sequences {
                         &[batch, 9, 6]
                     } else {
@@ -348,14 +356,14 @@ mod tests {
                     };
                     let readout = Tensor::randn(out_shape, cpu);
 
-                    let reference = layer.forward_steps(&xs, input_mask.as_ref(), Some(&mask));
+                    let reference = layer.forward_steps(&xs, input_mask.as_ref(), mask.as_ref());
                     (&reference * &readout).sum(Kind::Float).backward();
                     let expected = take(&vs, &xs);
 
                     let (output, tape) = layer
-                        .native_tape(&xs, input_mask.as_ref(), Some(&mask))
+                        .native_tape(&xs, input_mask.as_ref(), mask.as_ref())
                         .unwrap();
-                    let what = format!("{cell:?} {recurrent_mask:?} dropout {input_dropout} sequences {return_sequences}");
+                    let what = format!("{cell:?} {recurrent_mask:?} dropout {input_dropout} recurrent {recurrent_on} sequences {return_sequences}");
                     assert!(
                         max_abs_diff(&output, &reference) < 1e-5,
                         "{what}: outputs differ"
