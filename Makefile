@@ -21,13 +21,14 @@ export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
 # `make notebooks RETRAIN=1` retrains finished runs; QUICK=1 runs the notebooks on a small subset.
 export RETRAIN QUICK
 
-.PHONY: help setup test test-lab chromium notebooks handouts nbgrader-course lab clean check-gpu bench fuzz
+.PHONY: help setup test test-lab chromium notebooks handouts nbgrader-course doc lab clean check-gpu bench fuzz
 help:
 	@echo "make test       set up everything (first time: ~15 min, ~5 GB) and run the tests"
 	@echo "make test-lab   JupyterLab in a real browser (Debian's chromium, installed when missing): runs notebook 00"
 	@echo "make notebooks  set up everything and execute every notebook in notebooks/"
 	@echo "make handouts   write notebooks/handouts/: the notebooks with their exercises cleared (nbgrader)"
 	@echo "make nbgrader-course COURSE=dir  an nbgrader course in dir: its nbgrader_config.py and source/"
+	@echo "make doc        build lstm_support's API documentation (target/doc/lstm_support/index.html)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make bench      recurrent training speed with recurrent dropout (libtorch paths, native kernels) against fused and PyTorch"
 	@echo "make fuzz       fuzz the data-file and run-record parsers (FUZZ_SECONDS each, default 600)"
@@ -118,6 +119,11 @@ handouts: $(STAMPS)/venv
 nbgrader-course: setup
 	@test -n "$(COURSE)" || { echo "usage: make nbgrader-course COURSE=<directory>"; exit 2; }
 	@$(PYTHON) tools/nbgrader_course.py "$(COURSE)" notebooks/*.ipynb
+
+# The crate's API documentation, for students and teachers: every type, with its examples.
+doc: $(STAMPS)/cargo-config
+	cargo doc -p lstm_support --no-deps
+	@echo "==> Open $(ROOT)/target/doc/lstm_support/index.html in a browser"
 
 lab: setup
 	@cd notebooks && jupyter lab

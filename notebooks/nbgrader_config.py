@@ -10,8 +10,8 @@ RUST_STUB = "// YOUR CODE HERE\nexercise::unfinished(task)?;"
 # What replaces a written answer (a markdown cell with nbgrader's solution metadata: the
 # notebooks' conclusions).
 TEXT_STUB = (
-    "YOUR ANSWER HERE: what do the outputs above show? Cite the numbers the cells printed, "
-    "and say which differences are larger than their noise."
+    "YOUR ANSWER HERE: answer the question above. Cite the numbers the cells printed, and say "
+    "which differences are larger than their noise."
 )
 
 

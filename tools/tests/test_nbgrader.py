@@ -138,7 +138,7 @@ def main() -> int:
         for name in auto:
             expected = 0 if name == WRONG_CHECK else cells[SOLUTION][name][1]
             assert cells[WRONG][name][0] == expected, f"{name}: {cells[WRONG][name]} in the wrong submission"
-        assert len(auto) == 8 and points == 8, f"expected the eight checks of notebook 01: {sorted(auto)}"
+        assert len(auto) == 11 and points == 11, f"expected the eleven checks of notebook 01: {sorted(auto)}"
         assert scores == {SOLUTION: points, BLANK: 0.0, WRONG: points - lost}, scores
 
         graded = json.loads((course / "autograded" / WRONG / STEM / f"{STEM}.ipynb").read_text())
