@@ -108,9 +108,9 @@ pub use error::{DataError, Error, Result};
 /// ```
 pub mod prelude {
     pub use crate::analysis::{
-        AcrossSeeds, AnswersAfterRows, Comparison, ErrorAnalysis, GradientReach, McNemar,
-        OverfittingCheck, PairedBootstrap, ReadingByRows, RememberingExperiment, RememberingResult,
-        SeedComparison, SettingEffect,
+        AcrossSeeds, AnswersAfterRows, Comparison, ErrorAnalysis, GapOverSeeds, GradientReach,
+        McNemar, OverfittingCheck, PairedBootstrap, ReadingByRows, RememberingExperiment,
+        RememberingResult, SeedComparison, SettingEffect,
     };
     pub use crate::data::{RememberingTask, ValidationSplit};
     pub use crate::error::{Error, Result};

@@ -196,15 +196,13 @@ impl fmt::Display for Comparison {
             writeln!(
                 f,
                 "- {}: {kept}, {} parameters, {} of training; validation accuracy {} at epoch \
-                 {} (highest of any epoch {}), test {}; first within {:.1} points of it at \
-                 epoch {}; {}.",
+                 {} (highest of any epoch {}); first within {:.1} points of it at epoch {}; {}.",
                 r.name,
                 thousands(r.parameters),
                 seconds(r.train_seconds),
                 pct(r.val_accuracy),
                 r.kept_epoch,
                 pct(r.best_val_accuracy),
-                pct(r.test_accuracy),
                 100.0 * CONVERGED_WITHIN,
                 r.converged_epoch,
                 r.gap.sentence()
@@ -346,7 +344,7 @@ mod tests {
         assert!(
             text.contains(
                 "- LSTM 32: 3 epochs, 8,138 parameters, 63 s of training; validation accuracy \
-                 98.40% at epoch 3 (highest of any epoch 98.40%), test 98.20%; first within 0.5 \
+                 98.40% at epoch 3 (highest of any epoch 98.40%); first within 0.5 \
                  points of it at epoch 2; at epoch 3, training accuracy 98.50%"
             ),
             "{text}"

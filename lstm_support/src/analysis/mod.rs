@@ -17,6 +17,7 @@
 //! Validation chooses; the test accuracy is reported, never used to choose.
 mod comparison;
 mod errors;
+mod gaps;
 mod noise;
 mod overfitting;
 mod paired;
@@ -31,6 +32,7 @@ mod wording;
 pub use crate::metrics::Confusion;
 pub use comparison::{AgainstBaseline, Comparison};
 pub use errors::ErrorAnalysis;
+pub use gaps::GapOverSeeds;
 pub use noise::standard_error;
 pub use overfitting::{
     GapVerdict, LossTrend, OverfittingCheck, OVERFITTING_EPOCHS, OVERFITTING_RISE,

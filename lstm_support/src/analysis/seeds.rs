@@ -42,16 +42,8 @@ impl AcrossSeeds {
             .iter()
             .map(|runs| {
                 let name = runs.first().map_or("", |r| r.as_ref().spec.name.as_str());
-                let seeds: Vec<u64> = runs.iter().map(|r| r.as_ref().spec.options.seed).collect();
-                let mut distinct = seeds.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                if distinct.len() < 2 || distinct.len() != seeds.len() {
-                    return Err(Error::invalid(
-                        format!("runs of {name:?}"),
-                        format!("seeds {seeds:?}; give at least two runs with distinct seeds"),
-                    ));
-                }
+                let records: Vec<&RunRecord> = runs.iter().map(AsRef::as_ref).collect();
+                let seeds = distinct_seeds(name, &records)?;
                 let accuracies: Vec<f64> = runs
                     .iter()
                     .map(|r| r.as_ref().kept_val_accuracy())
@@ -125,8 +117,23 @@ impl fmt::Display for AcrossSeeds {
     }
 }
 
+/// The runs' seeds, in their order; an error unless there are at least two and all differ.
+pub(super) fn distinct_seeds(name: &str, runs: &[&RunRecord]) -> Result<Vec<u64>> {
+    let seeds: Vec<u64> = runs.iter().map(|r| r.spec.options.seed).collect();
+    let mut distinct = seeds.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 2 || distinct.len() != seeds.len() {
+        return Err(Error::invalid(
+            format!("runs of {name:?}"),
+            format!("seeds {seeds:?}; give at least two runs with distinct seeds"),
+        ));
+    }
+    Ok(seeds)
+}
+
 /// The mean and sample standard deviation of at least two values.
-fn mean_and_std(values: &[f64]) -> (f64, f64) {
+pub(super) fn mean_and_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
     let variance = values.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0);

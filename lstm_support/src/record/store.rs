@@ -132,12 +132,14 @@ impl RunStore {
                 "its model file holds another model than its spec; delete the directory to retrain it",
             ));
         }
+        // Validation only: the test accuracy is for the model a notebook chooses, which it
+        // reads from the record (`run.record.test`); printing it for every run invites
+        // choosing by it.
         println!(
-            "{}: reusing {} (val_accuracy {:.4}, test accuracy {:.4}); RETRAIN=1 retrains",
+            "{}: reusing {} (val_accuracy {:.4}); RETRAIN=1 retrains",
             spec.name,
             display_path(dir),
             run.record.kept_val_accuracy(),
-            run.record.test.accuracy
         );
         Ok(Some(run))
     }
@@ -219,10 +221,10 @@ impl RunStore {
         let _ = fs::remove_dir_all(&checkpoint_dir);
         remove_stale_temp_files(&dir);
         println!(
-            "{}: test accuracy {:.4}, test loss {:.4}; recorded in {}",
+            "{}: val_accuracy {:.4} (the weights kept); recorded in {}, with the test set's \
+             predictions for when this is the model chosen",
             spec.name,
-            record.test.accuracy,
-            record.test.loss,
+            record.kept_val_accuracy(),
             display_path(&dir)
         );
         Ok(Run {

@@ -93,11 +93,11 @@ pub(crate) fn migrate(
     let _ = fs::remove_file(dir.join(WEIGHTS_FILE));
     println!(
         "{}: moved the run an earlier lstm_support recorded in {} to {} (same settings, \
-         versioned key); reusing it (test accuracy {:.4}); RETRAIN=1 retrains",
+         versioned key); reusing it (val_accuracy {:.4}); RETRAIN=1 retrains",
         spec.name,
         display_path(&old_dir),
         display_path(dir),
-        record.test.accuracy
+        record.kept_val_accuracy()
     );
     Ok(Some((record, model)))
 }
