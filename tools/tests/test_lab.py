@@ -7,6 +7,9 @@ Then "Run All" on a small notebook written to target/test-lab/ whose third cell 
 (`check(false, hint)?`): that cell must show the error `lstm_support::Error: check failed: ...`
 and the cell after it must not run (the kernel aborts the cells queued after an error).
 
+Last, handout 01 as a student gets it (notebooks/handouts/): "Run All" must stop at its first
+exercise, whose cell shows the exercise's own task as its error, and run no cell after it.
+
 The notebook runs in QUICK mode with its own runs directory, and JupyterLab runs with its own
 settings (autosave off) and workspace directories, so the committed notebook is not touched.
 """
@@ -62,6 +65,42 @@ def stops_notebook() -> dict:
               "outputs": [], "source": source} for i, source in enumerate(STOPS_CELLS)]
     return {"cells": cells, "metadata": {"kernelspec": {"display_name": "Rust (lstm_support)",
             "language": "rust", "name": "rust-lstm"}}, "nbformat": 4, "nbformat_minor": 5}
+
+
+# The handout "Run All" is tried on, and the task its first exercise's stub reports.
+HANDOUT = "handouts/01_lstm_assignment.ipynb"
+HANDOUT_TASK = "split the training images 80/20"
+
+
+def first_exercise(path: Path) -> int:
+    """The index, among the code cells, of the handout's first exercise (its stub's cell)."""
+    code = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    return next(i for i, c in enumerate(code) if "exercise::unfinished(task)" in "".join(c["source"]))
+
+
+def open_and_run_all(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.wait_for_function(
+        "(title) => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.title.label.startsWith(title)"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.isReady",
+        arg=title,
+        timeout=600_000,
+    )
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+def wait_for_error(page, cell: int, timeout: float):
+    """The notebook's state once code cell `cell` shows an error and the kernel is idle, or at
+    the deadline; then a few seconds more, time enough for a later cell to run, were it to."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = page.evaluate(NOTEBOOK_STATE)
+        if state and len(state["cells"]) > cell and state["cells"][cell]["errors"] and not state["busy"]:
+            break
+        time.sleep(1)
+    page.wait_for_timeout(3000)
+    return page.evaluate(NOTEBOOK_STATE)
 
 
 # The notebook's state, read from JupyterLab's own model of it.
@@ -160,7 +199,7 @@ def main() -> int:
             )
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             deadline = time.monotonic() + args.timeout
-            stops = None
+            stops = handout = None
             while time.monotonic() < deadline:
                 stops = page.evaluate(NOTEBOOK_STATE)
                 if stops and stops["cells"][2]["errors"] and not stops["busy"]:
@@ -169,6 +208,12 @@ def main() -> int:
             page.wait_for_timeout(3000)  # time enough for the last cell to run, were it to
             stops = page.evaluate(NOTEBOOK_STATE)
             page.screenshot(path=str(out_dir / "run-all-stops.png"), full_page=True)
+            page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+            page.wait_for_timeout(2000)
+            exercise = first_exercise(NOTEBOOKS / HANDOUT)
+            open_and_run_all(page, f"{base}/lab/tree/notebooks/{HANDOUT}?token={token}", "01_lstm")
+            handout = wait_for_error(page, exercise, args.timeout)
+            page.screenshot(path=str(out_dir / "handout-01.png"), full_page=False)
             browser.close()
         problems = []
         if stops is None or not stops["cells"][2]["errors"]:
@@ -178,6 +223,18 @@ def main() -> int:
                 problems.append(f"Run All: the failed check's error is {stops['cells'][2]['errors']}")
             if stops["cells"][3]["count"] is not None or stops["cells"][3]["outputs"]:
                 problems.append(f"Run All went on after the failed check: {stops['cells'][3]}")
+        if handout is None or len(handout["cells"]) <= exercise:
+            problems.append(f"handout 01 never opened or ran ({handout})")
+        else:
+            before = [i + 1 for i, c in enumerate(handout["cells"][:exercise]) if c["count"] is None or c["errors"]]
+            if before:
+                problems.append(f"handout 01: code cells before its first exercise did not run cleanly: {before}")
+            errors = handout["cells"][exercise]["errors"]
+            if not errors or not errors[0].startswith("lstm_support::Error: ") or HANDOUT_TASK not in errors[0]:
+                problems.append(f"handout 01: its first exercise shows {errors}, not its task ({HANDOUT_TASK!r})")
+            after = [i + 1 for i, c in enumerate(handout["cells"][exercise + 1:], exercise + 1) if c["count"] is not None]
+            if after:
+                problems.append(f"handout 01: Run All went on after the first exercise: code cells {after} ran")
         if state is None:
             problems.append("the notebook never opened")
         else:
@@ -196,7 +253,8 @@ def main() -> int:
             return 1
         print(
             f"ok: {args.notebook} ran in JupyterLab in chromium ({len(state['cells'])} code cells, "
-            f"{len(images)} images, largest {max(images)}) and Run All stopped at a failed check, "
+            f"{len(images)} images, largest {max(images)}), Run All stopped at a failed check and at "
+            f"handout 01's first exercise (its task as the cell's error), "
             f"in {seconds:.0f} s; screenshots in {out_dir.relative_to(ROOT)}/",
             flush=True,
         )

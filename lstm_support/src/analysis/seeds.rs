@@ -66,7 +66,14 @@ impl AcrossSeeds {
     pub fn table(&self) -> Table {
         let seeds = self.rows.iter().map(|r| r.seeds.len()).max().unwrap_or(0);
         let mut header = vec!["model".to_owned()];
-        header.extend((1..=seeds).map(|k| format!("seed {k}")));
+        // The seeds themselves when every setting ran the same ones, else their positions.
+        let same_seeds = self.rows.windows(2).all(|w| w[0].seeds == w[1].seeds);
+        match self.rows.first() {
+            Some(first) if same_seeds => {
+                header.extend(first.seeds.iter().map(|seed| format!("seed {seed}")))
+            }
+            _ => header.extend((1..=seeds).map(|k| format!("run {k}"))),
+        }
         header.extend(["mean".to_owned(), "std".to_owned()]);
         let mut align = vec![Align::Left];
         align.extend(vec![Align::Right; seeds + 2]);
@@ -303,6 +310,14 @@ mod tests {
             "{spread}"
         );
         assert_eq!(spread.table().rows[0].len(), 6);
+        // Columns named by the seeds every setting shares; by position when they differ.
+        assert_eq!(
+            spread.table().header[1..4],
+            ["seed 42", "seed 43", "seed 44"]
+        );
+        let other = [record(1, 0.96), record(2, 0.97), record(3, 0.98)];
+        let mixed = AcrossSeeds::new(&[runs.to_vec(), other.to_vec()]).unwrap();
+        assert_eq!(mixed.table().header[1..4], ["run 1", "run 2", "run 3"]);
         assert!((spread.largest_std() - 0.01).abs() < 1e-12);
         let same_seed = [record(42, 0.96), record(42, 0.97)];
         assert!(AcrossSeeds::new(&[same_seed.to_vec()]).is_err());

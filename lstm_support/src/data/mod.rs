@@ -243,14 +243,15 @@ impl Dataset {
     }
 
     /// Image `index` drawn as text, one line per row (time step), darker characters for more
-    /// ink: what the recurrent network reads, row by row.
+    /// ink: what the recurrent network reads, row by row. Rows are numbered from 1, as the
+    /// notebooks count steps and rows.
     pub fn ascii_image(&self, index: usize) -> Result<String> {
         let image = self.image(index)?;
         let width = image.size().last().copied().unwrap_or(1).max(1) as usize;
         let image = Vec::<f32>::try_from(image.flatten(0, -1))?;
         const SHADES: [char; 5] = [' ', '.', ':', '+', '#'];
         let mut out = String::new();
-        for (row, pixels) in image.chunks(width).enumerate() {
+        for (row, pixels) in (1..).zip(image.chunks(width)) {
             out.push_str(&format!("row {row:2} |"));
             for &p in pixels {
                 let shade =

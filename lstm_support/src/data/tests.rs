@@ -324,6 +324,15 @@ fn ascii_image_has_28_rows() {
     let mnist = load(&syn.spec, dir.path()).unwrap();
     let text = mnist.train.ascii_image(0).unwrap();
     assert_eq!(text.lines().count(), 28);
+    // Counted from 1, as the notebooks count rows.
+    assert!(
+        text.lines().next().unwrap().starts_with("row  1 |"),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap().starts_with("row 28 |"),
+        "{text}"
+    );
     assert!(mnist.train.ascii_image(2).is_err());
 }
 

@@ -54,11 +54,13 @@ impl CellKind {
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum RecurrentMask {
-    /// One mask per sequence, shared by the gates: tf.keras 2.x (`implementation=2`).
+    /// One mask per sequence, shared by the gates: Keras 3.0 to 3.7. (tf.keras 2.x switches to
+    /// `implementation=1`, one mask per gate, whenever `recurrent_dropout` is set.)
     #[default]
     Shared,
     /// One mask per sequence and gate (4 for the LSTM, 3 for the GRU, 1 for the simple RNN):
-    /// Keras 3.8 and later, what `keras.layers.LSTM(recurrent_dropout=...)` does today.
+    /// tf.keras 2.x (`implementation=1`, which it forces with recurrent dropout) and Keras 3.8
+    /// and later, what `keras.layers.LSTM(recurrent_dropout=...)` does today.
     PerGate,
 }
 

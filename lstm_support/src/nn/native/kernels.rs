@@ -52,7 +52,7 @@ pub(crate) struct Pass<'a> {
     /// `[B, I]` on x(t), the same at every step.
     pub input_mask: Option<&'a [f32]>,
     /// On h(t-1) before the recurrent product only, the same at every step: `[B, H]` shared by
-    /// the gates (tf.keras 2.x), or `[B, G*H]`, one per gate (Keras 3.8 and later).
+    /// the gates (Keras 3.0 to 3.7), or `[B, G*H]`, one per gate (tf.keras 2.x and Keras 3.8 and later).
     pub recurrent_mask: Option<&'a [f32]>,
 }
 

@@ -12,7 +12,7 @@
 //!
 //! Layouts are time-major and row-major: inputs `[T, B, I]`, gates `[T, B, G*H]` (gate order
 //! i, f, g, o for the LSTM and r, z, n for the GRU, as libtorch stores the weights), weights
-//! `[G*H, I]` and `[G*H, H]`. The recurrent mask is `[B, H]` shared by the gates (tf.keras 2.x)
+//! `[G*H, I]` and `[G*H, H]`. The recurrent mask is `[B, H]` shared by the gates (Keras 3.0 to 3.7)
 //! or `[B, G*H]`, one per gate (Keras 3.8 and later); it multiplies h(t-1) before the recurrent
 //! product only.
 //!
