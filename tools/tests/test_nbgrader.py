@@ -16,7 +16,7 @@ this with QUICK=1).
    `lstm_support::Error: check failed: ...`. Checked in grades.csv and cell by cell in the
    gradebook.
 
-Notebook 01 is the assignment: its eight checks, each a point, tell "exactly one check lost"
+Notebook 01 is the assignment: its eleven checks, each a point, tell "exactly one check lost"
 from "everything after the failure lost" (notebook 02 has one check). The three submissions
 share one runs directory, so the runs the solution trains (QUICK=1: a small subset, 2 epochs at
 most) are reused by the other two.
