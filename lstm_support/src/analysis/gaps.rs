@@ -2,12 +2,10 @@
 //! stands out from the spread between seeds as well as from the validation images' noise.
 use std::fmt;
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
-
 use super::noise::{noise_points, standard_error};
 use super::overfitting::{GapVerdict, OverfittingCheck};
 use super::paired::SIGNIFICANCE;
-use super::seeds::{distinct_seeds, mean_and_std};
+use super::seeds::{distinct_seeds, mean_and_std, two_sided_p};
 use super::wording::{p_value, print_as_html};
 use crate::error::Result;
 use crate::record::RunRecord;
@@ -59,16 +57,9 @@ impl GapOverSeeds {
             (0.0, if mean == 0.0 { 1.0 } else { 0.0 })
         } else {
             let t = mean / (std / (gaps.len() as f64).sqrt());
-            let p = StudentsT::new(0.0, 1.0, df).map_or(1.0, |d| 2.0 * (1.0 - d.cdf(t.abs())));
-            (t, p)
+            (t, two_sided_p(t, df))
         };
-        let verdict = if p_value >= SIGNIFICANCE || mean.abs() <= images_noise {
-            GapVerdict::NoMeasurableGap
-        } else if mean > 0.0 {
-            GapVerdict::GeneralisationGap
-        } else {
-            GapVerdict::ValidationAboveTraining
-        };
+        let verdict = GapVerdict::of(mean, p_value < SIGNIFICANCE && mean.abs() > images_noise);
         Ok(GapOverSeeds {
             name,
             seeds,

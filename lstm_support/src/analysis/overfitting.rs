@@ -21,6 +21,19 @@ pub enum GapVerdict {
     ValidationAboveTraining,
 }
 
+impl GapVerdict {
+    /// The verdict on a train-minus-validation `gap` that is, or is not, `beyond_noise`.
+    pub(super) fn of(gap: f64, beyond_noise: bool) -> Self {
+        if !beyond_noise {
+            GapVerdict::NoMeasurableGap
+        } else if gap > 0.0 {
+            GapVerdict::GeneralisationGap
+        } else {
+            GapVerdict::ValidationAboveTraining
+        }
+    }
+}
+
 /// How much the validation loss must rise above its lowest value, relative to it, for the
 /// rise to count (0.05: 5%). Epoch-to-epoch wobble of a 12,000-image validation loss is a few
 /// percent at most; a rise beyond this that lasts [`OVERFITTING_EPOCHS`] epochs is a trend.
@@ -144,13 +157,7 @@ impl OverfittingCheck {
         let validation_images = record.validation_images();
         let standard_error = standard_error(last.val_accuracy, validation_images);
         let gap = last.train_accuracy - last.val_accuracy;
-        let verdict = if within_noise(gap, 2.0 * standard_error) {
-            GapVerdict::NoMeasurableGap
-        } else if gap > 0.0 {
-            GapVerdict::GeneralisationGap
-        } else {
-            GapVerdict::ValidationAboveTraining
-        };
+        let verdict = GapVerdict::of(gap, !within_noise(gap, 2.0 * standard_error));
         Ok(OverfittingCheck {
             name: record.spec.name.clone(),
             epoch: last.epoch,

@@ -124,6 +124,11 @@ impl fmt::Display for AcrossSeeds {
     }
 }
 
+/// The two-sided p-value of a t statistic under Student's t with `df` degrees of freedom.
+pub(super) fn two_sided_p(t: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df).map_or(1.0, |d| 2.0 * (1.0 - d.cdf(t.abs())))
+}
+
 /// The runs' seeds, in their order; an error unless there are at least two and all differ.
 pub(super) fn distinct_seeds(name: &str, runs: &[&RunRecord]) -> Result<Vec<u64>> {
     let seeds: Vec<u64> = runs.iter().map(|r| r.spec.options.seed).collect();
@@ -196,8 +201,7 @@ impl SeedComparison {
         } else {
             let t = difference / (va + vb).sqrt();
             let df = (va + vb).powi(2) / (va.powi(2) / (na - 1.0) + vb.powi(2) / (nb - 1.0));
-            let p = StudentsT::new(0.0, 1.0, df).map_or(1.0, |d| 2.0 * (1.0 - d.cdf(t.abs())));
-            (t, df, p)
+            (t, df, two_sided_p(t, df))
         };
         let over_images =
             PairedBootstrap::new(&a_share, &b_share, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)?;
