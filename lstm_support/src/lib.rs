@@ -120,7 +120,9 @@ pub mod prelude {
     pub use crate::model::{InputLayout, Layer, Model, ModelConfig};
     pub use crate::nn::CellKind;
     pub use crate::plot;
-    pub use crate::record::{predictions_table, runs_table, RunRecord, RunSpec};
+    pub use crate::record::{
+        gradient_sizes_table, predictions_table, runs_table, RunRecord, RunSpec,
+    };
     pub use crate::session::{Run, Session};
     pub use crate::table::thousands;
     pub use crate::training::EarlyStopping;

@@ -118,6 +118,112 @@ impl LrSchedule {
     }
 }
 
+/// Keras' `clipnorm`: each parameter's gradient is clipped on its own to an L2 norm of at most
+/// `max_norm`, `g * max_norm / max(|g|, max_norm)`, so its direction is kept. (Keras'
+/// `global_clipnorm` and PyTorch's `clip_grad_norm_` scale all gradients by one factor from
+/// their joint norm instead.) `f64::INFINITY` clips nothing and only measures. Returns the
+/// largest norm before clipping; gradients with a non-finite norm are left alone for the
+/// non-finite-loss check to report.
+pub fn clip_gradient_norms<'a>(params: impl Iterator<Item = &'a mut Tensor>, max_norm: f64) -> f64 {
+    let mut largest = 0.0f64;
+    tch::no_grad(|| {
+        for p in params {
+            let mut g = p.grad();
+            if !g.defined() {
+                continue;
+            }
+            let norm = g.norm().double_value(&[]);
+            largest = largest.max(norm);
+            if norm.is_finite() && norm > max_norm {
+                let _ = g.g_mul_scalar_(max_norm / norm);
+            }
+        }
+    });
+    largest
+}
+
+/// Keras' `SGD(learning_rate)` without momentum: plain gradient descent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SgdConfig {
+    pub learning_rate: f64,
+}
+
+impl Default for SgdConfig {
+    /// Keras' default rate, 0.01.
+    fn default() -> Self {
+        SgdConfig {
+            learning_rate: 0.01,
+        }
+    }
+}
+
+impl SgdConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            return Err(Error::invalid(
+                "SGD learning_rate",
+                format!("{}; it must be a positive number", self.learning_rate),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Plain gradient descent over named parameters, `p -= lr * g`: no state, so a step is
+/// proportional to its gradient (what makes clipping matter most here).
+#[derive(Debug)]
+pub struct Sgd {
+    params: BTreeMap<String, Tensor>,
+    step: i64,
+}
+
+impl Sgd {
+    pub fn new(
+        params: impl IntoIterator<Item = (String, Tensor)>,
+        config: SgdConfig,
+    ) -> Result<Self> {
+        config.validate()?;
+        Ok(Sgd {
+            params: params.into_iter().collect(),
+            step: 0,
+        })
+    }
+
+    /// Updates done so far.
+    pub fn step_count(&self) -> i64 {
+        self.step
+    }
+
+    pub fn zero_grad(&mut self) {
+        for p in self.params.values_mut() {
+            p.zero_grad();
+        }
+    }
+
+    /// [`clip_gradient_norms`] on every parameter's gradient.
+    pub fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
+        clip_gradient_norms(self.params.values_mut(), max_norm)
+    }
+
+    /// One update at `learning_rate`.
+    pub fn step_with_learning_rate(&mut self, learning_rate: f64) {
+        self.step += 1;
+        tch::no_grad(|| {
+            for p in self.params.values_mut() {
+                let g = p.grad();
+                if g.defined() {
+                    let _ = p.g_sub_(&(&g * learning_rate));
+                }
+            }
+        });
+    }
+
+    /// Restores the step count (plain SGD keeps nothing else).
+    pub fn load_step(&mut self, step: i64) {
+        self.step = step;
+    }
+}
+
 /// Adam over named parameters (sorted by name, so the state lines up across runs).
 #[derive(Debug)]
 pub struct Adam {
@@ -160,6 +266,12 @@ impl Adam {
         for p in self.params.values_mut() {
             p.zero_grad();
         }
+    }
+
+    /// Keras' `clipnorm` on every parameter's gradient ([`clip_gradient_norms`]); the
+    /// largest norm before clipping.
+    pub fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
+        clip_gradient_norms(self.params.values_mut(), max_norm)
     }
 
     /// One update from the gradients in the parameters at the configured learning rate.
@@ -251,6 +363,51 @@ mod tests {
         assert!((after[0] - (1.0 - 1e-3)).abs() < 1e-6, "{after:?}");
         assert!((after[1] - (-2.0 + 1e-3)).abs() < 1e-6, "{after:?}");
         assert_eq!(adam.step_count(), 1);
+    }
+
+    #[test]
+    fn clipnorm_clips_each_gradient_on_its_own_as_keras_does() {
+        // Gradients (3, 4) (norm 5) and (0.3, 0.4) (norm 0.5), clipnorm 1: the first becomes
+        // (0.6, 0.8), the second is left as it is; the largest norm before clipping is 5.
+        let a = Tensor::from_slice(&[1.0f32, 1.0]).set_requires_grad(true);
+        let b = Tensor::from_slice(&[1.0f32, 1.0]).set_requires_grad(true);
+        let params = [
+            ("a".to_owned(), a.shallow_clone()),
+            ("b".to_owned(), b.shallow_clone()),
+        ];
+        let mut adam = Adam::new(params, AdamConfig::default()).unwrap();
+        let loss = (&a * Tensor::from_slice(&[3.0f32, 4.0])).sum(Kind::Float)
+            + (&b * Tensor::from_slice(&[0.3f32, 0.4])).sum(Kind::Float);
+        loss.backward();
+        let largest = adam.clip_gradient_norms(1.0);
+        assert!((largest - 5.0).abs() < 1e-5, "{largest}");
+        let ga = Vec::<f32>::try_from(a.grad()).unwrap();
+        let gb = Vec::<f32>::try_from(b.grad()).unwrap();
+        assert!(
+            (ga[0] - 0.6).abs() < 1e-6 && (ga[1] - 0.8).abs() < 1e-6,
+            "{ga:?}"
+        );
+        assert!(
+            (gb[0] - 0.3).abs() < 1e-6 && (gb[1] - 0.4).abs() < 1e-6,
+            "{gb:?}"
+        );
+    }
+
+    #[test]
+    fn sgd_steps_by_the_learning_rate_times_the_gradient() {
+        let p = Tensor::from_slice(&[1.0f32, -2.0]).set_requires_grad(true);
+        let config = SgdConfig { learning_rate: 0.5 };
+        let mut sgd = Sgd::new([("p".to_owned(), p.shallow_clone())], config).unwrap();
+        let loss = (&p * Tensor::from_slice(&[3.0f32, -0.5])).sum(Kind::Float);
+        loss.backward();
+        sgd.step_with_learning_rate(config.learning_rate);
+        let after = Vec::<f32>::try_from(p.detach()).unwrap();
+        assert_eq!(after, vec![1.0 - 1.5, -2.0 + 0.25]);
+        assert_eq!(sgd.step_count(), 1);
+        for lr in [0.0, -0.1, f64::NAN] {
+            let error = SgdConfig { learning_rate: lr }.validate().unwrap_err();
+            assert!(error.to_string().contains("SGD learning_rate"), "{error}");
+        }
     }
 
     #[test]

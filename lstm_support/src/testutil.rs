@@ -76,6 +76,7 @@ pub fn run_record(
             val_loss: 1.0 - val_accuracy,
             val_accuracy,
             seconds,
+            gradients: None,
         })
         .collect();
     let test = TestMetrics {

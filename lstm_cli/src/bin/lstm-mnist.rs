@@ -156,6 +156,12 @@ struct CommonArgs {
     /// of it (Keras' `CosineDecay` alpha; 0 ends at zero). Default: a constant rate.
     #[arg(long, value_name = "ALPHA")]
     cosine_decay: Option<f64>,
+    /// Plain gradient descent (Keras' `SGD`, no momentum) at --learning-rate instead of Adam.
+    #[arg(long)]
+    sgd: bool,
+    /// Clip each parameter's gradient to this L2 norm before every update (Keras' `clipnorm`).
+    #[arg(long, value_name = "MAX_NORM")]
+    clipnorm: Option<f64>,
     /// Early stopping on val_loss with this patience (best weights restored).
     #[arg(long)]
     patience: Option<usize>,
@@ -303,6 +309,12 @@ fn spec(common: &CommonArgs, model: ModelConfig, layers: usize) -> Result<RunSpe
     if let Some(alpha) = common.cosine_decay {
         spec.options.lr_schedule = LrSchedule::CosineDecay { alpha };
     }
+    if common.sgd {
+        spec = spec.sgd(common.learning_rate);
+    }
+    if let Some(max_norm) = common.clipnorm {
+        spec = spec.clipnorm(max_norm);
+    }
     spec.validate()?;
     Ok(spec)
 }
@@ -385,5 +397,27 @@ mod tests {
         assert_eq!(masks(&per_gate.model), [RecurrentMask::PerGate; 2]);
         assert_ne!(shared.key(), per_gate.key());
         assert!(Cli::try_parse_from(["lstm-mnist", "train", "--recurrent-mask", "some"]).is_err());
+    }
+
+    /// `--sgd` and `--clipnorm` reach the run's options; a bad limit is refused before training.
+    #[test]
+    fn sgd_and_clipnorm_are_chosen_on_the_command_line() {
+        let parse = |extra: &[&str]| {
+            let args = ["lstm-mnist", "train"].iter().chain(extra);
+            let Command::Train { model, common } = Cli::try_parse_from(args).unwrap().command
+            else {
+                panic!("not the train command");
+            };
+            spec(&common, model.config(), model.layers)
+        };
+        let plain = parse(&[]).unwrap();
+        assert_eq!(plain.options.optimizer_description(), "Adam 0.001");
+        let clipped = parse(&["--sgd", "--learning-rate", "0.5", "--clipnorm", "1"]).unwrap();
+        assert_eq!(
+            clipped.options.optimizer_description(),
+            "SGD 0.5, clipnorm 1"
+        );
+        let error = parse(&["--clipnorm", "0"]).unwrap_err().to_string();
+        assert!(error.contains("clipnorm"), "{error}");
     }
 }

@@ -294,6 +294,7 @@ mod tests {
                     val_loss,
                     val_accuracy: 0.9,
                     seconds: 1.0,
+                    gradients: None,
                 },
             )
             .collect()

@@ -574,8 +574,11 @@ impl fmt::Display for RememberingResult {
         };
         writeln!(
             f,
-            "- One model per cell and T, from one seed, {} epochs each ({} in all), {start}: \
-             the spread between seeds is not measured here.",
+            "- One model per cell and T, from one seed, trained on {} sequences (steps of {} \
+             numbers) for {} epochs each ({} in all), {start}: the spread between seeds is not \
+             measured here.",
+            thousands(experiment.task.train as u64),
+            experiment.task.features,
             experiment.epochs,
             seconds(self.seconds)
         )

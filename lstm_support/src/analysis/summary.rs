@@ -5,9 +5,7 @@ use crate::data::ValidationSplit;
 use crate::error::Result;
 use crate::record::RunRecord;
 
-/// How close to its kept validation accuracy a run must come to count as converged: 0.5
-/// points.
-pub const CONVERGED_WITHIN: f64 = 0.005;
+pub use crate::training::CONVERGED_WITHIN;
 
 /// One run's numbers, as [`super::Comparison`] reports them.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,11 +41,10 @@ impl RunSummary {
         let gap = OverfittingCheck::new(record)?;
         let epochs = &record.history.epochs;
         let val_accuracy = record.kept_val_accuracy();
-        // A small tolerance, so that an epoch exactly 0.5 points below counts despite rounding.
-        let converged_epoch = epochs
-            .iter()
-            .find(|e| e.val_accuracy >= val_accuracy - CONVERGED_WITHIN - 1e-12)
-            .map_or(0, |e| e.epoch);
+        let converged_epoch = record
+            .history
+            .first_epoch_within(val_accuracy, CONVERGED_WITHIN)
+            .unwrap_or(0);
         Ok(RunSummary {
             name: record.spec.name.clone(),
             epochs: epochs.len(),

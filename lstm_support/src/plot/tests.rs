@@ -25,6 +25,7 @@ fn history(n: usize) -> History {
                 val_loss: 1.2 / e as f64,
                 val_accuracy: 1.0 - 0.6 / e as f64,
                 seconds: 2.0,
+                gradients: None,
             })
             .collect(),
     }

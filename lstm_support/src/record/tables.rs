@@ -1,5 +1,6 @@
 //! Tables of runs: [`runs_table`], one row per run record, the same columns in every
-//! rendering; [`predictions_table`] of a run's test predictions; [`describe_split`].
+//! rendering; [`predictions_table`] of a run's test predictions; [`gradient_sizes_table`] of
+//! the gradients each epoch met; [`describe_split`].
 use super::{RunRecord, RunSpec, TestMetrics};
 use crate::table::{pct, thousands, Align, Table};
 
@@ -71,6 +72,57 @@ pub fn runs_table<R: AsRef<RunRecord>>(records: &[R]) -> Table {
     }
 }
 
+/// One row per run and epoch: the optimizer, the median and the largest gradient norm over the
+/// epoch's batches (each batch's largest parameter-gradient norm, before clipping), how many
+/// batches `clipnorm` clipped, and the validation accuracy after the epoch. Epochs recorded
+/// before gradients were measured show "-".
+pub fn gradient_sizes_table<R: AsRef<RunRecord>>(records: &[R]) -> Table {
+    let mut rows = Vec::new();
+    for record in records.iter().map(|r| r.as_ref()) {
+        for e in &record.history.epochs {
+            let (median, largest, clipped) = match e.gradients {
+                Some(g) => (
+                    format!("{:.2}", g.median_norm),
+                    format!("{:.1}", g.largest_norm),
+                    format!("{} of {}", g.clipped_batches, g.batches),
+                ),
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            rows.push(vec![
+                record.spec.name.clone(),
+                record.spec.options.seed.to_string(),
+                record.spec.options.optimizer_description(),
+                e.epoch.to_string(),
+                median,
+                largest,
+                clipped,
+                pct(e.val_accuracy),
+            ]);
+        }
+    }
+    let header = [
+        "run",
+        "seed",
+        "optimizer",
+        "epoch",
+        "median gradient norm",
+        "largest gradient norm",
+        "batches clipped",
+        "val accuracy",
+    ];
+    let mut align = vec![Align::Right; header.len()];
+    align[0] = Align::Left;
+    align[2] = Align::Left;
+    Table {
+        caption:
+            "Gradient sizes by epoch (each batch's largest parameter gradient, before clipping)"
+                .into(),
+        header: header.map(String::from).to_vec(),
+        align,
+        rows,
+    }
+}
+
 /// The first `n` test images' true class, predicted class and the confidence of the
 /// prediction, a row each; wrong predictions are marked.
 pub fn predictions_table(test: &TestMetrics, n: usize) -> Table {
@@ -127,6 +179,21 @@ mod tests {
         assert_eq!(table.rows[1], ["1", "2", "3", "0.60", "wrong"]);
         assert_eq!(table.rows[0][4], "");
     }
+    #[test]
+    fn gradient_sizes_table_has_a_row_per_epoch() {
+        use crate::training::GradientStats;
+        let mut record = run_record("SimpleRNN 64", 4810, &[(0.5, 0.6), (0.7, 0.75)], 0.7, 6.0);
+        record.spec = record.spec.clone().sgd(0.3).clipnorm(4.0);
+        record.history.epochs[0].gradients = GradientStats::new(&[2.0, 3.0, 50.0], Some(4.0));
+        let table = gradient_sizes_table(&[&record]);
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(
+            table.rows[0].join(" / "),
+            "SimpleRNN 64 / 42 / SGD 0.3, clipnorm 4 / 1 / 3.00 / 50.0 / 1 of 3 / 60.00%"
+        );
+        assert_eq!(table.rows[1][4..7], ["-", "-", "-"]);
+    }
+
     #[test]
     fn runs_table_has_the_same_columns_in_every_rendering() {
         let a = run_record(

@@ -52,7 +52,7 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<()> {
         .collect();
     named.extend(
         trainer
-            .adam
+            .optimizer
             .state_tensors()
             .into_iter()
             .map(|(k, t)| (k, t.detach().copy())),
@@ -74,7 +74,7 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<()> {
         options: trainer.options.clone(),
         batch_size: trainer.batch_size,
         history: trainer.history.clone(),
-        adam_step: trainer.adam.step_count(),
+        adam_step: trainer.optimizer.step_count(),
         stopped_early: trainer.stopped_early,
         best: trainer.best.as_ref().map(|b| (b.epoch, b.val_loss)),
         tensors: tensors_name.clone(),
@@ -125,7 +125,7 @@ impl Trainer {
             .filter(|(k, _)| k.starts_with("adam."))
             .map(|(k, t)| (k.clone(), t.to_device(device)))
             .collect();
-        trainer.adam.load_state(&adam_state, meta.adam_step)?;
+        trainer.optimizer.load_state(&adam_state, meta.adam_step)?;
         if let Some((epoch, val_loss)) = meta.best {
             let weights = trainer
                 .model

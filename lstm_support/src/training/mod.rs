@@ -17,7 +17,7 @@
 pub mod checkpoint;
 mod history;
 
-pub use history::{EpochMetrics, History};
+pub use history::{EpochMetrics, GradientStats, History, CONVERGED_WITHIN};
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -30,7 +30,7 @@ use tch::{Device, Tensor};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig};
-use crate::optim::{Adam, AdamConfig, LrSchedule};
+use crate::optim::{Adam, AdamConfig, LrSchedule, Sgd, SgdConfig};
 use crate::rng::SplitMix64;
 
 /// Keras' `EarlyStopping(monitor="val_loss", patience, min_delta, restore_best_weights)`.
@@ -69,11 +69,21 @@ pub struct TrainOptions {
     /// Seeds the initial weights, the shuffles and the dropout masks.
     pub seed: u64,
     pub adam: AdamConfig,
+    /// Plain gradient descent instead of Adam when set (Keras' `SGD(learning_rate)`, no
+    /// momentum); `adam` is then unused. Left out of a spec when `None`, so Adam runs keep
+    /// their keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sgd: Option<SgdConfig>,
     pub early_stopping: Option<EarlyStopping>,
     /// How the learning rate moves over the run; resolved against the `epochs` given to
     /// `fit`, so it means the same whatever order a spec is written in.
     #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
     pub lr_schedule: LrSchedule,
+    /// Keras' `clipnorm`: before each update every parameter's gradient is clipped on its own
+    /// to this L2 norm ([`Adam::clip_gradient_norms`]); `None` (the default) clips nothing.
+    /// Left out of a spec when `None`, so runs without it keep their keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipnorm: Option<f64>,
     /// Where a checkpoint is written after every epoch (none when `None`). Not part of what a
     /// run is, so not serialized.
     #[serde(skip)]
@@ -84,11 +94,39 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// e.g. `Adam 0.001` or `Adam 0.002, cosine decay to 0 over the run`, for tables and logs.
+    /// The learning rate the run starts from: SGD's when set, else Adam's.
+    pub fn learning_rate(&self) -> f64 {
+        self.sgd
+            .map_or(self.adam.learning_rate, |sgd| sgd.learning_rate)
+    }
+
+    /// e.g. `Adam 0.001`, `Adam 0.002, cosine decay to 0 over the run` or
+    /// `SGD 0.3, clipnorm 4`, for tables and logs.
     pub fn optimizer_description(&self) -> String {
-        match self.lr_schedule {
-            LrSchedule::Constant => format!("Adam {}", self.adam.learning_rate),
-            schedule => format!("Adam {}, {}", self.adam.learning_rate, schedule.describe()),
+        let name = if self.sgd.is_some() { "SGD" } else { "Adam" };
+        let mut description = format!("{name} {}", self.learning_rate());
+        if !self.lr_schedule.is_constant() {
+            description += &format!(", {}", self.lr_schedule.describe());
+        }
+        if let Some(clipnorm) = self.clipnorm {
+            description += &format!(", clipnorm {clipnorm}");
+        }
+        description
+    }
+
+    /// Checks the optimizer's settings: Adam's, the schedule's and `clipnorm`'s.
+    pub fn validate(&self) -> Result<()> {
+        match self.sgd {
+            Some(sgd) => sgd.validate()?,
+            None => self.adam.validate()?,
+        }
+        self.lr_schedule.validate()?;
+        match self.clipnorm {
+            Some(c) if !(c > 0.0 && c.is_finite()) => Err(Error::invalid(
+                "clipnorm",
+                format!("{c}; it must be a positive number (or None for no clipping)"),
+            )),
+            _ => Ok(()),
         }
     }
 }
@@ -98,8 +136,10 @@ impl Default for TrainOptions {
         TrainOptions {
             seed: 42,
             adam: AdamConfig::default(),
+            sgd: None,
             early_stopping: None,
             lr_schedule: LrSchedule::Constant,
+            clipnorm: None,
             checkpoint_dir: None,
             progress: Progress::Auto,
         }
@@ -114,11 +154,73 @@ struct Best {
     weights: Vec<(String, Tensor)>,
 }
 
+/// The update rule a trainer applies, with its state.
+#[derive(Debug)]
+enum Optimizer {
+    Adam(Adam),
+    Sgd(Sgd),
+}
+
+impl Optimizer {
+    fn new(model: &Model, options: &TrainOptions) -> Result<Self> {
+        Ok(match options.sgd {
+            Some(sgd) => Optimizer::Sgd(Sgd::new(model.variables(), sgd)?),
+            None => Optimizer::Adam(Adam::new(model.variables(), options.adam)?),
+        })
+    }
+
+    fn zero_grad(&mut self) {
+        match self {
+            Optimizer::Adam(adam) => adam.zero_grad(),
+            Optimizer::Sgd(sgd) => sgd.zero_grad(),
+        }
+    }
+
+    fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
+        match self {
+            Optimizer::Adam(adam) => adam.clip_gradient_norms(max_norm),
+            Optimizer::Sgd(sgd) => sgd.clip_gradient_norms(max_norm),
+        }
+    }
+
+    fn step_with_learning_rate(&mut self, learning_rate: f64) {
+        match self {
+            Optimizer::Adam(adam) => adam.step_with_learning_rate(learning_rate),
+            Optimizer::Sgd(sgd) => sgd.step_with_learning_rate(learning_rate),
+        }
+    }
+
+    fn step_count(&self) -> i64 {
+        match self {
+            Optimizer::Adam(adam) => adam.step_count(),
+            Optimizer::Sgd(sgd) => sgd.step_count(),
+        }
+    }
+
+    /// Adam's moments for a checkpoint (plain SGD has none).
+    fn state_tensors(&self) -> Vec<(String, Tensor)> {
+        match self {
+            Optimizer::Adam(adam) => adam.state_tensors(),
+            Optimizer::Sgd(_) => Vec::new(),
+        }
+    }
+
+    fn load_state(&mut self, tensors: &BTreeMap<String, Tensor>, step: i64) -> Result<()> {
+        match self {
+            Optimizer::Adam(adam) => adam.load_state(tensors, step),
+            Optimizer::Sgd(sgd) => {
+                sgd.load_step(step);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Trains one [`Model`]: the optimizer state, the history, early stopping.
 #[derive(Debug)]
 pub struct Trainer {
     model: Model,
-    adam: Adam,
+    optimizer: Optimizer,
     options: TrainOptions,
     history: History,
     best: Option<Best>,
@@ -175,12 +277,11 @@ pub fn quick_look_key(
 impl Trainer {
     /// A trainer for `model` (Adam over all its parameters).
     pub fn new(model: Model, options: TrainOptions) -> Result<Self> {
-        options.adam.validate()?;
-        options.lr_schedule.validate()?;
-        let adam = Adam::new(model.variables(), options.adam)?;
+        options.validate()?;
+        let optimizer = Optimizer::new(&model, &options)?;
         Ok(Trainer {
             model,
-            adam,
+            optimizer,
             options,
             history: History::default(),
             best: None,
@@ -256,7 +357,7 @@ impl Trainer {
         while self.history.len() < epochs.min(stop_after) && !self.stopped_early {
             let epoch = self.history.len() + 1;
             let started = Instant::now();
-            let (train_loss, train_accuracy) =
+            let (train_loss, train_accuracy, gradients) =
                 self.train_epoch(train, batch_size, epoch, epochs)?;
             let (val_loss, val_accuracy) = self.model.loss_and_accuracy(validation)?;
             let metrics = EpochMetrics {
@@ -266,6 +367,7 @@ impl Trainer {
                 val_loss,
                 val_accuracy,
                 seconds: started.elapsed().as_secs_f64(),
+                gradients,
             };
             if self.progress() != Progress::Silent {
                 println!(
@@ -291,14 +393,15 @@ impl Trainer {
         }
     }
 
-    /// One pass over the shuffled training set; returns the mean loss and accuracy.
+    /// One pass over the shuffled training set; returns the mean loss and accuracy, and the
+    /// sizes of the gradients.
     fn train_epoch(
         &mut self,
         train: &Dataset,
         batch_size: usize,
         epoch: usize,
         epochs: usize,
-    ) -> Result<(f64, f64)> {
+    ) -> Result<(f64, f64, Option<GradientStats>)> {
         // Seeds derived from (seed, epoch) alone, so a resumed run draws the same shuffles and
         // dropout masks as an uninterrupted one.
         let epoch_seed = self.options.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -313,12 +416,13 @@ impl Trainer {
         // compete with them (restored before validation).
         let _threads = self.model.training_threads();
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
+        let mut batch_norms = Vec::with_capacity(batches);
         for (batch_index, indices) in order.chunks(batch_size).enumerate() {
             crate::pause::point("batch");
             let index = Tensor::from_slice(indices);
             let images = train.images().index_select(0, &index).to_device(device);
             let labels = train.labels().index_select(0, &index).to_device(device);
-            self.adam.zero_grad();
+            self.optimizer.zero_grad();
             let step = self.model.training_step(&images, &labels)?;
             if !step.loss.is_finite() {
                 return Err(Error::NonFiniteLoss {
@@ -327,14 +431,17 @@ impl Trainer {
                     value: step.loss,
                 });
             }
+            // Measured on every batch (an infinite limit clips nothing), clipped when asked.
+            let limit = self.options.clipnorm.unwrap_or(f64::INFINITY);
+            batch_norms.push(self.optimizer.clip_gradient_norms(limit));
             let update = (epoch - 1) * batches + batch_index;
             let learning_rate = self.options.lr_schedule.learning_rate(
-                self.options.adam.learning_rate,
+                self.options.learning_rate(),
                 update,
                 batches,
                 epochs,
             );
-            self.adam.step_with_learning_rate(learning_rate);
+            self.optimizer.step_with_learning_rate(learning_rate);
             let n = indices.len();
             loss_sum += step.loss * n as f64;
             correct += step.correct;
@@ -351,7 +458,11 @@ impl Trainer {
         if let Some(bar) = bar {
             bar.finish();
         }
-        Ok((loss_sum / seen as f64, correct as f64 / seen as f64))
+        Ok((
+            loss_sum / seen as f64,
+            correct as f64 / seen as f64,
+            GradientStats::new(&batch_norms, self.options.clipnorm),
+        ))
     }
 
     fn update_early_stopping(&mut self, val_loss: f64) -> Result<()> {

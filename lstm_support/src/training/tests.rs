@@ -82,14 +82,26 @@ fn resume_continues_the_learning_rate_schedule() {
     resume_matches_uninterrupted(LrSchedule::cosine_decay());
 }
 
+#[test]
+fn resume_continues_clipped_sgd() {
+    resume_matches(TrainOptions {
+        sgd: Some(SgdConfig { learning_rate: 0.1 }),
+        clipnorm: Some(0.5),
+        ..options(7)
+    });
+}
+
 fn resume_matches_uninterrupted(lr_schedule: LrSchedule) {
+    resume_matches(TrainOptions {
+        lr_schedule,
+        ..options(7)
+    });
+}
+
+fn resume_matches(opts: TrainOptions) {
     let _rng = crate::torch_rng_lock();
     let (train, validation) = (synthetic(256, 5, false), synthetic(64, 6, false));
     let dir = tempfile::tempdir().unwrap();
-    let opts = TrainOptions {
-        lr_schedule,
-        ..options(7)
-    };
     let mut straight = new_trainer(&small_lstm(), opts.clone()).unwrap();
     let expected = straight.fit(&train, &validation, 3, 32).unwrap();
 
@@ -109,6 +121,7 @@ fn resume_matches_uninterrupted(lr_schedule: LrSchedule) {
             "epoch {}",
             a.epoch
         );
+        assert_eq!(a.gradients, b.gradients, "epoch {}", a.epoch);
     }
     // Only the newest checkpoint's tensors remain, and no temporary files.
     let mut names: Vec<String> = fs::read_dir(dir.path())
@@ -156,6 +169,14 @@ fn invalid_arguments_fail_before_training() {
     };
     let err = new_trainer(&small_lstm(), bad).unwrap_err();
     assert!(err.to_string().contains("learning_rate"), "{err}");
+    for clipnorm in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        let bad = TrainOptions {
+            clipnorm: Some(clipnorm),
+            ..options(1)
+        };
+        let err = new_trainer(&small_lstm(), bad).unwrap_err();
+        assert!(err.to_string().contains("clipnorm"), "{err}");
+    }
 }
 
 #[test]
@@ -285,6 +306,76 @@ fn the_learning_rate_schedule_drives_the_updates() {
     let cosine = outputs(LrSchedule::cosine_decay());
     assert!(constant.allclose(&flat_cosine, 0.0, 0.0, false));
     assert!((&constant - &cosine).abs().max().double_value(&[]) > 1e-6);
+}
+
+#[test]
+fn clipnorm_clips_the_gradients_the_updates_use() {
+    let _rng = crate::torch_rng_lock();
+    let outputs = |clipnorm: Option<f64>| {
+        let (data, trainer) = one_epoch_trainer(TrainOptions {
+            clipnorm,
+            ..options(11)
+        });
+        trainer.model().forward_t(data.images(), false).unwrap()
+    };
+    let unclipped = outputs(None);
+    // A limit no gradient reaches changes nothing; one every gradient exceeds changes the
+    // updates (each batch's gradients rescaled by its own factor).
+    let loose = outputs(Some(1e9));
+    let tight = outputs(Some(1e-4));
+    assert!(unclipped.allclose(&loose, 0.0, 0.0, false));
+    assert!((&unclipped - &tight).abs().max().double_value(&[]) > 1e-6);
+}
+
+#[test]
+fn each_epoch_records_its_gradient_sizes_and_the_clipped_batches() {
+    let _rng = crate::torch_rng_lock();
+    let (train, validation) = (synthetic(128, 5, false), synthetic(32, 6, false));
+    let stats = |clipnorm: Option<f64>| {
+        let mut trainer = new_trainer(
+            &small_lstm(),
+            TrainOptions {
+                clipnorm,
+                ..options(3)
+            },
+        )
+        .unwrap();
+        let history = trainer.fit(&train, &validation, 1, 32).unwrap();
+        history.epochs[0].gradients.unwrap()
+    };
+    let free = stats(None);
+    assert_eq!((free.batches, free.clipped_batches), (4, 0));
+    assert!(
+        free.largest_norm >= free.median_norm && free.median_norm > 0.0,
+        "{free:?}"
+    );
+    // A limit below every batch's largest norm clips every batch; norms are measured before it.
+    let clipped = stats(Some(free.largest_norm * 1e-3));
+    assert_eq!(clipped.clipped_batches, 4);
+    assert!(
+        clipped.largest_norm > free.largest_norm * 1e-3,
+        "{clipped:?}"
+    );
+}
+
+#[test]
+fn sgd_replaces_adam_and_says_so() {
+    let _rng = crate::torch_rng_lock();
+    let opts = TrainOptions {
+        sgd: Some(SgdConfig { learning_rate: 0.3 }),
+        clipnorm: Some(4.0),
+        ..options(1)
+    };
+    assert_eq!(opts.optimizer_description(), "SGD 0.3, clipnorm 4");
+    assert_eq!(options(1).optimizer_description(), "Adam 0.01");
+    let bad = TrainOptions {
+        sgd: Some(SgdConfig {
+            learning_rate: -1.0,
+        }),
+        ..options(1)
+    };
+    let err = new_trainer(&small_lstm(), bad).unwrap_err();
+    assert!(err.to_string().contains("SGD learning_rate"), "{err}");
 }
 
 #[test]

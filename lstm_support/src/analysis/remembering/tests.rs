@@ -139,7 +139,10 @@ fn the_sentences_judge_every_difference_against_its_noise() {
         "{text}"
     );
     assert!(
-        text.contains("from one seed, 10 epochs each (80 s in all)"),
+        text.contains(
+            "from one seed, trained on 2,000 sequences (steps of 16 numbers) for 10 epochs each \
+             (80 s in all)"
+        ),
         "{text}"
     );
 }
