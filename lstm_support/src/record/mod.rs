@@ -125,8 +125,8 @@ impl RunSpec {
         self.learning_rate(learning_rate)
     }
 
-    /// Keras' `Adam(clipnorm=max_norm)`: every parameter's gradient clipped on its own to
-    /// an L2 norm of at most `max_norm` before each update.
+    /// The optimizer's `clipnorm=max_norm` in Keras (Adam's or SGD's): every parameter's
+    /// gradient clipped on its own to an L2 norm of at most `max_norm` before each update.
     pub fn clipnorm(mut self, max_norm: f64) -> Self {
         self.options.clipnorm = Some(max_norm);
         self

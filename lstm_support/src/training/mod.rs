@@ -80,8 +80,8 @@ pub struct TrainOptions {
     #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
     pub lr_schedule: LrSchedule,
     /// Keras' `clipnorm`: before each update every parameter's gradient is clipped on its own
-    /// to this L2 norm ([`Adam::clip_gradient_norms`]); `None` (the default) clips nothing.
-    /// Left out of a spec when `None`, so runs without it keep their keys.
+    /// to this L2 norm ([`crate::optim::clip_gradient_norms`]); `None` (the default) clips
+    /// nothing. Left out of a spec when `None`, so runs without it keep their keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clipnorm: Option<f64>,
     /// Where a checkpoint is written after every epoch (none when `None`). Not part of what a
