@@ -169,12 +169,64 @@ impl SgdConfig {
     }
 }
 
+/// The named parameters an optimizer updates (sorted by name, so that its state lines up
+/// across runs) and the number of updates so far: what every optimizer here shares.
+#[derive(Debug)]
+pub struct Parameters {
+    tensors: BTreeMap<String, Tensor>,
+    steps: i64,
+}
+
+impl Parameters {
+    pub fn new(params: impl IntoIterator<Item = (String, Tensor)>) -> Self {
+        Parameters {
+            tensors: params.into_iter().collect(),
+            steps: 0,
+        }
+    }
+
+    /// Updates done so far.
+    pub fn step_count(&self) -> i64 {
+        self.steps
+    }
+
+    /// Sets the count of updates done, as a checkpoint recorded it.
+    pub fn restore_step_count(&mut self, steps: i64) {
+        self.steps = steps;
+    }
+
+    pub fn zero_grad(&mut self) {
+        for p in self.tensors.values_mut() {
+            p.zero_grad();
+        }
+    }
+
+    /// Keras' `clipnorm` on every parameter's gradient ([`clip_gradient_norms`]); the
+    /// largest norm before clipping.
+    pub fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
+        clip_gradient_norms(self.tensors.values_mut(), max_norm)
+    }
+
+    /// Counts one update and gives each parameter that has a gradient, with its name and its
+    /// gradient, to `update`, without recording a graph.
+    fn update(&mut self, mut update: impl FnMut(&str, &mut Tensor, &Tensor)) {
+        self.steps += 1;
+        tch::no_grad(|| {
+            for (name, p) in self.tensors.iter_mut() {
+                let g = p.grad();
+                if g.defined() {
+                    update(name, p, &g);
+                }
+            }
+        });
+    }
+}
+
 /// Plain gradient descent over named parameters, `p -= lr * g`: no state, so a step is
 /// proportional to its gradient (what makes clipping matter most here).
 #[derive(Debug)]
 pub struct Sgd {
-    params: BTreeMap<String, Tensor>,
-    step: i64,
+    params: Parameters,
 }
 
 impl Sgd {
@@ -184,43 +236,23 @@ impl Sgd {
     ) -> Result<Self> {
         config.validate()?;
         Ok(Sgd {
-            params: params.into_iter().collect(),
-            step: 0,
+            params: Parameters::new(params),
         })
     }
 
-    /// Updates done so far.
-    pub fn step_count(&self) -> i64 {
-        self.step
+    pub fn parameters(&self) -> &Parameters {
+        &self.params
     }
 
-    pub fn zero_grad(&mut self) {
-        for p in self.params.values_mut() {
-            p.zero_grad();
-        }
-    }
-
-    /// [`clip_gradient_norms`] on every parameter's gradient.
-    pub fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
-        clip_gradient_norms(self.params.values_mut(), max_norm)
+    pub fn parameters_mut(&mut self) -> &mut Parameters {
+        &mut self.params
     }
 
     /// One update at `learning_rate`.
     pub fn step_with_learning_rate(&mut self, learning_rate: f64) {
-        self.step += 1;
-        tch::no_grad(|| {
-            for p in self.params.values_mut() {
-                let g = p.grad();
-                if g.defined() {
-                    let _ = p.g_sub_(&(&g * learning_rate));
-                }
-            }
+        self.params.update(|_, p, g| {
+            let _ = p.g_sub_(&(g * learning_rate));
         });
-    }
-
-    /// Restores the step count (plain SGD keeps nothing else).
-    pub fn load_step(&mut self, step: i64) {
-        self.step = step;
     }
 }
 
@@ -228,10 +260,9 @@ impl Sgd {
 #[derive(Debug)]
 pub struct Adam {
     config: AdamConfig,
-    params: BTreeMap<String, Tensor>,
+    params: Parameters,
     m: BTreeMap<String, Tensor>,
     v: BTreeMap<String, Tensor>,
-    step: i64,
 }
 
 impl Adam {
@@ -246,10 +277,9 @@ impl Adam {
         let v = params.iter().map(|(k, p)| (k.clone(), zeros(p))).collect();
         Ok(Adam {
             config,
-            params,
+            params: Parameters::new(params),
             m,
             v,
-            step: 0,
         })
     }
 
@@ -257,21 +287,12 @@ impl Adam {
         &self.config
     }
 
-    /// Updates done so far.
-    pub fn step_count(&self) -> i64 {
-        self.step
+    pub fn parameters(&self) -> &Parameters {
+        &self.params
     }
 
-    pub fn zero_grad(&mut self) {
-        for p in self.params.values_mut() {
-            p.zero_grad();
-        }
-    }
-
-    /// Keras' `clipnorm` on every parameter's gradient ([`clip_gradient_norms`]); the
-    /// largest norm before clipping.
-    pub fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
-        clip_gradient_norms(self.params.values_mut(), max_norm)
+    pub fn parameters_mut(&mut self) -> &mut Parameters {
+        &mut self.params
     }
 
     /// One update from the gradients in the parameters at the configured learning rate.
@@ -282,26 +303,20 @@ impl Adam {
     /// One update at `learning_rate` (a schedule's value for this step), as Keras 3 does it:
     /// `alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)`, `p -= alpha * m / (sqrt(v) + eps)`.
     pub fn step_with_learning_rate(&mut self, learning_rate: f64) {
-        self.step += 1;
         let c = self.config;
-        let t = self.step as i32;
+        let t = (self.params.step_count() + 1) as i32;
         let alpha = learning_rate * (1.0 - c.beta_2.powi(t)).sqrt() / (1.0 - c.beta_1.powi(t));
-        tch::no_grad(|| {
-            for (name, p) in self.params.iter_mut() {
-                let g = p.grad();
-                if !g.defined() {
-                    continue;
-                }
-                let (Some(m), Some(v)) = (self.m.get_mut(name), self.v.get_mut(name)) else {
-                    continue;
-                };
-                let _ = m.g_mul_scalar_(c.beta_1).g_add_(&(&g * (1.0 - c.beta_1)));
-                let _ = v
-                    .g_mul_scalar_(c.beta_2)
-                    .g_add_(&(&g * &g * (1.0 - c.beta_2)));
-                let update = &*m * alpha / (v.sqrt() + c.epsilon);
-                let _ = p.g_sub_(&update);
-            }
+        let (ms, vs) = (&mut self.m, &mut self.v);
+        self.params.update(|name, p, g| {
+            let (Some(m), Some(v)) = (ms.get_mut(name), vs.get_mut(name)) else {
+                return;
+            };
+            let _ = m.g_mul_scalar_(c.beta_1).g_add_(&(g * (1.0 - c.beta_1)));
+            let _ = v
+                .g_mul_scalar_(c.beta_2)
+                .g_add_(&(g * g * (1.0 - c.beta_2)));
+            let update = &*m * alpha / (v.sqrt() + c.epsilon);
+            let _ = p.g_sub_(&update);
         });
     }
 
@@ -340,7 +355,7 @@ impl Adam {
                 tch::no_grad(|| moment.f_copy_(saved))?;
             }
         }
-        self.step = step;
+        self.params.restore_step_count(step);
         Ok(())
     }
 }
@@ -362,7 +377,7 @@ mod tests {
         let after = Vec::<f32>::try_from(p.detach()).unwrap();
         assert!((after[0] - (1.0 - 1e-3)).abs() < 1e-6, "{after:?}");
         assert!((after[1] - (-2.0 + 1e-3)).abs() < 1e-6, "{after:?}");
-        assert_eq!(adam.step_count(), 1);
+        assert_eq!(adam.parameters().step_count(), 1);
     }
 
     #[test]
@@ -379,7 +394,7 @@ mod tests {
         let loss = (&a * Tensor::from_slice(&[3.0f32, 4.0])).sum(Kind::Float)
             + (&b * Tensor::from_slice(&[0.3f32, 0.4])).sum(Kind::Float);
         loss.backward();
-        let largest = adam.clip_gradient_norms(1.0);
+        let largest = adam.parameters_mut().clip_gradient_norms(1.0);
         assert!((largest - 5.0).abs() < 1e-5, "{largest}");
         let ga = Vec::<f32>::try_from(a.grad()).unwrap();
         let gb = Vec::<f32>::try_from(b.grad()).unwrap();
@@ -403,7 +418,7 @@ mod tests {
         sgd.step_with_learning_rate(config.learning_rate);
         let after = Vec::<f32>::try_from(p.detach()).unwrap();
         assert_eq!(after, vec![1.0 - 1.5, -2.0 + 0.25]);
-        assert_eq!(sgd.step_count(), 1);
+        assert_eq!(sgd.parameters().step_count(), 1);
         for lr in [0.0, -0.1, f64::NAN] {
             let error = SgdConfig { learning_rate: lr }.validate().unwrap_err();
             assert!(error.to_string().contains("SGD learning_rate"), "{error}");
@@ -419,7 +434,7 @@ mod tests {
         };
         let mut adam = Adam::new([("p".to_owned(), p.shallow_clone())], config).unwrap();
         for _ in 0..300 {
-            adam.zero_grad();
+            adam.parameters_mut().zero_grad();
             let loss = (&p * &p).sum(Kind::Float);
             loss.backward();
             adam.step();

@@ -275,7 +275,7 @@ fn measure(options: &Options, what: Config, mode: Mode) -> Result<Measurement> {
             let _ = logits.argmax(-1, false);
             continue;
         }
-        adam.zero_grad();
+        adam.parameters_mut().zero_grad();
         match mode {
             Mode::AutogradLoop => model.training_step_autograd(&xs, &ys)?,
             _ => model.training_step(&xs, &ys)?,

@@ -8,7 +8,7 @@ use super::paired::{
     check_same_images, validation_correct, PairedBootstrap, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
     SIGNIFICANCE,
 };
-use super::wording::{p_value, print_as_html};
+use super::wording::{p_number, p_value, points_interval, print_as_html};
 use crate::error::{Error, Result};
 use crate::record::RunRecord;
 use crate::table::{pct, Align, Table};
@@ -220,6 +220,55 @@ impl SeedComparison {
         })
     }
 
+    /// The numbers the verdict rests on, in one row, and no verdict: what a reader judges
+    /// from (a notebook shows it above a question that asks for the verdict). The difference
+    /// of the means over seeds, Welch's t, its degrees of freedom and p-value (the seeds'
+    /// noise) and the paired bootstrap's 95% interval (the images').
+    pub fn table(&self) -> Table {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let header = [
+            "A against B",
+            "seeds",
+            "means (A, B)",
+            "A minus B",
+            "Welch's t",
+            "degrees of freedom",
+            "seeds: Welch's p",
+            "images: 95% bootstrap interval",
+        ];
+        let mut align = vec![Align::Left];
+        align.extend(vec![Align::Right; header.len() - 1]);
+        Table {
+            caption: format!(
+                "{} against {}: validation accuracy of the weights kept, over seeds and over \
+                 the {} validation images",
+                self.a,
+                self.b,
+                crate::table::thousands(self.over_images.images as u64)
+            ),
+            header: header.map(str::to_owned).to_vec(),
+            align,
+            rows: vec![vec![
+                format!("{} against {}", self.a, self.b),
+                format!(
+                    "{} and {}",
+                    self.a_accuracies.len(),
+                    self.b_accuracies.len()
+                ),
+                format!(
+                    "{}, {}",
+                    pct(mean(&self.a_accuracies)),
+                    pct(mean(&self.b_accuracies))
+                ),
+                format!("{:+.2} points", 100.0 * self.difference),
+                format!("{:.2}", self.welch_t),
+                format!("{:.1}", self.degrees_of_freedom),
+                p_number(self.seeds_p_value),
+                points_interval(self.over_images.low, self.over_images.high),
+            ]],
+        }
+    }
+
     /// Whether seeds alone would call the difference a finding (Welch's test).
     pub fn beyond_seed_noise(&self) -> bool {
         self.seeds_p_value < SIGNIFICANCE
@@ -391,6 +440,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("over the 100 validation images."), "{text}");
+        let table = c.table();
+        assert_eq!(
+            table.rows[0][1..],
+            [
+                "3 and 3",
+                "98.00%, 96.00%",
+                "+2.00 points",
+                "2.45",
+                "4.0",
+                "0.070",
+                &points_interval(c.over_images.low, c.over_images.high)
+            ]
+        );
+        assert!(table.caption.contains("the 100 validation images"));
+        let text = table.to_text();
+        for word in ["finding", "beyond", "within", "measurable"] {
+            assert!(!text.contains(word), "{word} in {text}");
+        }
         // 7 points apart: t = 8.57, p = 0.001, and the images agree: beyond both.
         let far = SeedComparison::new(&a, &setting("LSTM 16", &[90, 91, 92])).unwrap();
         assert!(far.beyond_noise, "{far:?}");

@@ -40,6 +40,27 @@ impl ImagesTest {
         }
     }
 
+    /// The test's numbers without a verdict, e.g. `156 disagree, p = 0.30`, or
+    /// `±0.24-point noise (different images)`.
+    pub(super) fn numbers(&self) -> String {
+        match self {
+            ImagesTest::McNemar(test) => format!(
+                "{} disagree, {}",
+                thousands(test.disagreements() as u64),
+                p_value(test.p_value)
+            ),
+            ImagesTest::Independent { noise, same_images } => format!(
+                "{} noise ({})",
+                noise_points(*noise),
+                if *same_images {
+                    "independent samples: no predictions kept"
+                } else {
+                    "different images"
+                }
+            ),
+        }
+    }
+
     pub(super) fn describe(&self, difference: f64) -> String {
         let position = if self.beyond(difference) {
             "beyond"

@@ -28,11 +28,19 @@ pub(super) fn times(a: f64, b: f64) -> String {
 
 /// Two significant digits, e.g. `p = 0.039`, `p = 0.22`; `p < 0.001` below that.
 pub(super) fn p_value(p: f64) -> String {
+    match p_number(p).strip_prefix("< ") {
+        Some(bound) => format!("p < {bound}"),
+        None => format!("p = {}", p_number(p)),
+    }
+}
+
+/// A p-value as a table shows it: `0.039`, `0.22`, `< 0.001`.
+pub(super) fn p_number(p: f64) -> String {
     if p < 0.001 {
-        return "p < 0.001".to_owned();
+        return "< 0.001".to_owned();
     }
     let decimals = (1 - p.log10().floor() as i32).max(2) as usize;
-    format!("p = {p:.decimals$}")
+    format!("{p:.decimals$}")
 }
 
 /// An interval of fractions in points, e.g. `[+0.04, +0.16] points`.
@@ -61,6 +69,8 @@ mod tests {
         assert_eq!(p_value(1.0), "p = 1.00");
         assert_eq!(p_value(0.21875), "p = 0.22");
         assert_eq!(p_value(0.0004), "p < 0.001");
+        assert_eq!(p_number(0.0069), "0.0069");
+        assert_eq!(p_number(0.0004), "< 0.001");
         assert_eq!(points_interval(0.0004, -0.0016), "[+0.04, -0.16] points");
     }
 }

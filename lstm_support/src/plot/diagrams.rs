@@ -38,6 +38,8 @@ struct Diagram {
 }
 
 const OP_RADIUS: i32 = 12;
+/// The height of the gated cells' input row: h(t-1) through the mask, and x(t).
+const INPUTS_Y: i32 = 350;
 const GREY: RGBColor = RGBColor(90, 90, 90);
 
 fn block(center: Point, size: (i32, i32), label: &str, fill: RGBColor) -> Shape {
@@ -227,10 +229,10 @@ pub fn unrolled(cell: &str, steps: usize) -> Result<Figure> {
 /// recurrent dropout mask m multiplies h(t - 1) before the gates' recurrent products.
 pub fn lstm_cell() -> Result<Figure> {
     let fill = |i: usize| tint(PALETTE[i]);
-    let (top, bottom) = (100, 350);
+    let (top, bottom) = (100, INPUTS_Y);
     let gate_y = 270;
     let shapes = vec![
-        // The cell state's path.
+        // The cell state's path (the gates' inputs along the bottom: cell_figure).
         label((55, top), "c(t-1)", 16.0),
         arrow(&[(90, top), (288, top)]),
         op((300, top), "×"),
@@ -256,34 +258,19 @@ pub fn lstm_cell() -> Result<Figure> {
         arrow(&[(660, gate_y - 20), (660, 210), (728, 210)]),
         arrow(&[(752, 210), (850, 210)]),
         label((880, 210), "h(t)", 16.0),
-        // The inputs of every gate: the masked h(t-1) and x(t).
-        label((55, bottom), "h(t-1)", 16.0),
-        arrow(&[(90, bottom), (168, bottom)]),
-        op((180, bottom), "×"),
-        note((180, bottom + 26), "mask m"),
-        arrow(&[(192, bottom), (660, bottom)]),
-        label((240, 415), "x(t): row t", 16.0),
-        arrow(&[(240, 400), (240, bottom)]),
         arrow(&[(300, bottom), (300, gate_y + 20)]),
         arrow(&[(420, bottom), (420, gate_y + 20)]),
         arrow(&[(540, bottom), (540, gate_y + 20)]),
         arrow(&[(660, bottom), (660, gate_y + 20)]),
-        note(
-            (480, 455),
-            "each gate: its activation of W x(t) + U (m ⊙ h(t-1)) + b, 32 values; × and + act element by element",
-        ),
-        note(
-            (480, 477),
-            "c(t) = f ⊙ c(t-1) + i ⊙ g,  h(t) = o ⊙ tanh(c(t));  m: recurrent dropout, training only (1 at evaluation)",
-        ),
     ];
-    Figure::new(
-        960,
-        495,
-        Diagram {
-            title: "The LSTM cell at step t".into(),
-            shapes,
-        },
+    cell_figure(
+        "The LSTM cell at step t",
+        shapes,
+        660,
+        [
+            "each gate: its activation of W x(t) + U (m ⊙ h(t-1)) + b, 32 values; × and + act element by element",
+            "c(t) = f ⊙ c(t-1) + i ⊙ g,  h(t) = o ⊙ tanh(c(t));  m: recurrent dropout, training only (1 at evaluation)",
+        ],
     )
 }
 
@@ -292,7 +279,7 @@ pub fn lstm_cell() -> Result<Figure> {
 /// scales.
 pub fn gru_cell() -> Result<Figure> {
     let fill = |i: usize| tint(PALETTE[i]);
-    let (top, bottom) = (100, 350);
+    let (top, bottom) = (100, INPUTS_Y);
     let gate_y = 270;
     let shapes = vec![
         label((55, top), "h(t-1)", 16.0),
@@ -319,30 +306,46 @@ pub fn gru_cell() -> Result<Figure> {
         arrow(&[(534, bottom), (534, 324)]),
         arrow(&[(546, 312), (570, 312), (570, gate_y + 20)]),
         op((534, 312), "×"),
-        label((55, bottom), "h(t-1)", 16.0),
-        arrow(&[(90, bottom), (168, bottom)]),
-        op((180, bottom), "×"),
-        note((180, bottom + 26), "mask m"),
-        arrow(&[(192, bottom), (640, bottom)]),
-        label((240, 415), "x(t): row t", 16.0),
-        arrow(&[(240, 400), (240, bottom)]),
         arrow(&[(270, bottom), (270, gate_y + 20)]),
         arrow(&[(400, bottom), (400, gate_y + 20)]),
         arrow(&[(640, bottom), (640, gate_y + 20)]),
-        note(
-            (480, 455),
-            "r, z: σ of W x(t) + b + U (m ⊙ h(t-1)) + b';  n = tanh(W_n x(t) + b_n + r ⊙ (U_n (m ⊙ h(t-1)) + b'_n))",
-        ),
-        note(
-            (480, 477),
-            "h(t) = z ⊙ h(t-1) + (1 - z) ⊙ n: with z near 1 a unit keeps its value, and the kept share bypasses the mask",
-        ),
     ];
+    cell_figure(
+        "The GRU cell at step t",
+        shapes,
+        640,
+        [
+            "r, z: σ of W x(t) + b + U (m ⊙ h(t-1)) + b';  n = tanh(W_n x(t) + b_n + r ⊙ (U_n (m ⊙ h(t-1)) + b'_n))",
+            "h(t) = z ⊙ h(t-1) + (1 - z) ⊙ n: with z near 1 a unit keeps its value, and the kept share bypasses the mask",
+        ],
+    )
+}
+
+/// The bottom row every gated cell's diagram shares: h(t-1) through the recurrent dropout mask
+/// m and x(t), running to `inputs_end` (the last gate's x), then two lines of equations; the
+/// cell's own `shapes` draw the gates and the state between.
+fn cell_figure(
+    title: &str,
+    mut shapes: Vec<Shape>,
+    inputs_end: i32,
+    equations: [&str; 2],
+) -> Result<Figure> {
+    shapes.extend([
+        label((55, INPUTS_Y), "h(t-1)", 16.0),
+        arrow(&[(90, INPUTS_Y), (168, INPUTS_Y)]),
+        op((180, INPUTS_Y), "×"),
+        note((180, INPUTS_Y + 26), "mask m"),
+        arrow(&[(192, INPUTS_Y), (inputs_end, INPUTS_Y)]),
+        label((240, 415), "x(t): row t", 16.0),
+        arrow(&[(240, 400), (240, INPUTS_Y)]),
+        note((480, 455), equations[0]),
+        note((480, 477), equations[1]),
+    ]);
     Figure::new(
         960,
         495,
         Diagram {
-            title: "The GRU cell at step t".into(),
+            title: title.into(),
             shapes,
         },
     )

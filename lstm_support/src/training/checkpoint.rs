@@ -74,7 +74,7 @@ pub fn save(trainer: &Trainer, dir: &Path) -> Result<()> {
         options: trainer.options.clone(),
         batch_size: trainer.batch_size,
         history: trainer.history.clone(),
-        adam_step: trainer.optimizer.step_count(),
+        adam_step: trainer.optimizer.parameters().step_count(),
         stopped_early: trainer.stopped_early,
         best: trainer.best.as_ref().map(|b| (b.epoch, b.val_loss)),
         tensors: tensors_name.clone(),

@@ -30,7 +30,7 @@ use tch::{Device, Tensor};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::model::{Model, ModelConfig};
-use crate::optim::{Adam, AdamConfig, LrSchedule, Sgd, SgdConfig};
+use crate::optim::{Adam, AdamConfig, LrSchedule, Parameters, Sgd, SgdConfig};
 use crate::rng::SplitMix64;
 
 /// Keras' `EarlyStopping(monitor="val_loss", patience, min_delta, restore_best_weights)`.
@@ -169,17 +169,17 @@ impl Optimizer {
         })
     }
 
-    fn zero_grad(&mut self) {
+    fn parameters(&self) -> &Parameters {
         match self {
-            Optimizer::Adam(adam) => adam.zero_grad(),
-            Optimizer::Sgd(sgd) => sgd.zero_grad(),
+            Optimizer::Adam(adam) => adam.parameters(),
+            Optimizer::Sgd(sgd) => sgd.parameters(),
         }
     }
 
-    fn clip_gradient_norms(&mut self, max_norm: f64) -> f64 {
+    fn parameters_mut(&mut self) -> &mut Parameters {
         match self {
-            Optimizer::Adam(adam) => adam.clip_gradient_norms(max_norm),
-            Optimizer::Sgd(sgd) => sgd.clip_gradient_norms(max_norm),
+            Optimizer::Adam(adam) => adam.parameters_mut(),
+            Optimizer::Sgd(sgd) => sgd.parameters_mut(),
         }
     }
 
@@ -187,13 +187,6 @@ impl Optimizer {
         match self {
             Optimizer::Adam(adam) => adam.step_with_learning_rate(learning_rate),
             Optimizer::Sgd(sgd) => sgd.step_with_learning_rate(learning_rate),
-        }
-    }
-
-    fn step_count(&self) -> i64 {
-        match self {
-            Optimizer::Adam(adam) => adam.step_count(),
-            Optimizer::Sgd(sgd) => sgd.step_count(),
         }
     }
 
@@ -209,7 +202,7 @@ impl Optimizer {
         match self {
             Optimizer::Adam(adam) => adam.load_state(tensors, step),
             Optimizer::Sgd(sgd) => {
-                sgd.load_step(step);
+                sgd.parameters_mut().restore_step_count(step);
                 Ok(())
             }
         }
@@ -422,7 +415,7 @@ impl Trainer {
             let index = Tensor::from_slice(indices);
             let images = train.images().index_select(0, &index).to_device(device);
             let labels = train.labels().index_select(0, &index).to_device(device);
-            self.optimizer.zero_grad();
+            self.optimizer.parameters_mut().zero_grad();
             let step = self.model.training_step(&images, &labels)?;
             if !step.loss.is_finite() {
                 return Err(Error::NonFiniteLoss {
@@ -433,7 +426,7 @@ impl Trainer {
             }
             // Measured on every batch (an infinite limit clips nothing), clipped when asked.
             let limit = self.options.clipnorm.unwrap_or(f64::INFINITY);
-            batch_norms.push(self.optimizer.clip_gradient_norms(limit));
+            batch_norms.push(self.optimizer.parameters_mut().clip_gradient_norms(limit));
             let update = (epoch - 1) * batches + batch_index;
             let learning_rate = self.options.lr_schedule.learning_rate(
                 self.options.learning_rate(),
