@@ -304,6 +304,7 @@ impl Adam {
     /// `alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)`, `p -= alpha * m / (sqrt(v) + eps)`.
     pub fn step_with_learning_rate(&mut self, learning_rate: f64) {
         let c = self.config;
+        // The number of the step about to be taken: `update` counts it.
         let t = (self.params.step_count() + 1) as i32;
         let alpha = learning_rate * (1.0 - c.beta_2.powi(t)).sqrt() / (1.0 - c.beta_1.powi(t));
         let (ms, vs) = (&mut self.m, &mut self.v);

@@ -144,10 +144,15 @@ pub(super) fn distinct_seeds(name: &str, runs: &[&RunRecord]) -> Result<Vec<u64>
     Ok(seeds)
 }
 
+/// The mean of at least one value.
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
 /// The mean and sample standard deviation of at least two values.
 pub(super) fn mean_and_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
+    let mean = mean(values);
     let variance = values.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0);
     (mean, variance.sqrt())
 }
@@ -225,7 +230,6 @@ impl SeedComparison {
     /// of the means over seeds, Welch's t, its degrees of freedom and p-value (the seeds'
     /// noise) and the paired bootstrap's 95% interval (the images').
     pub fn table(&self) -> Table {
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let header = [
             "A against B",
             "seeds",
@@ -294,7 +298,6 @@ fn share_right(runs: &[&RunRecord]) -> Result<Vec<f64>> {
 
 impl fmt::Display for SeedComparison {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let verdict = if self.beyond_noise {
             "beyond the noise of both seeds and images"
         } else if self.beyond_seed_noise() {

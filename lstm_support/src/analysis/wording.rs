@@ -28,9 +28,11 @@ pub(super) fn times(a: f64, b: f64) -> String {
 
 /// Two significant digits, e.g. `p = 0.039`, `p = 0.22`; `p < 0.001` below that.
 pub(super) fn p_value(p: f64) -> String {
-    match p_number(p).strip_prefix("< ") {
-        Some(bound) => format!("p < {bound}"),
-        None => format!("p = {}", p_number(p)),
+    let number = p_number(p);
+    if number.starts_with('<') {
+        format!("p {number}")
+    } else {
+        format!("p = {number}")
     }
 }
 
