@@ -15,6 +15,16 @@ done
 cosine="--learning-rate 2e-3 --cosine-decay 0"
 $bin train --units 32 --recurrent-dropout 0.15 --epochs 30 --batch-size 128 $cosine
 $bin train --units 32 --layers 2 --recurrent-dropout 0.15 --epochs 30 --batch-size 128 $cosine
+# Notebook 01's comparisons: the sweep's 12-epoch budget, seeds 42, 43 and 44 of LSTM(32),
+# 2 x LSTM(32) and LSTM(48) (the sweep below trains seed 42 of the one-layer models).
+for seed in 42 43 44; do
+    $bin train --units 32 --layers 2 --recurrent-dropout 0.15 --epochs 12 --batch-size 128 $cosine --seed "$seed"
+done
+for seed in 43 44; do
+    for units in 32 48; do
+        $bin train --units "$units" --recurrent-dropout 0.15 --epochs 12 --batch-size 128 $cosine --seed "$seed"
+    done
+done
 $bin sweep --units 32,48,96,256 --recurrent-dropout 0.15 --epochs 12 --batch-size 128 $cosine
 $bin train --model cnn --epochs 5 --batch-size 128 --validation-fraction 0.1
 $bin train --model cnn-deep --epochs 5 --batch-size 64 --validation-fraction 0.1 $cosine

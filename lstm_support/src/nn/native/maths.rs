@@ -1,9 +1,14 @@
-//! The arithmetic under the kernels: the matrix product (`matrixmultiply`'s `sgemm`, any
-//! strides), a small row-times-matrix product read in place, masking a block of h, and exp,
-//! sigmoid and tanh written so that the loops over them vectorise; and whether the CPU runs
-//! the kernels' element-wise loops as AVX2 code ([`wide_vectors`]).
+//! The arithmetic under the kernels: the matrix product (libtorch's BLAS where it exports it,
+//! else `matrixmultiply`; any strides), a small row-times-matrix product read in place, masking
+//! a block of h, and exp, sigmoid and tanh written so that the loops over them vectorise; and
+//! whether the CPU runs the kernels' element-wise loops as AVX2 code ([`wide_vectors`]).
 
 /// `c[m×n] = beta c + a[m×k] b[k×n]`, each matrix given by its row and column strides.
+///
+/// Where libtorch exports the Fortran BLAS `sgemm_` (its x86-64 Linux builds, with MKL), the
+/// product runs there: on this project's AVX-512 machines MKL is 1.3-2x faster than
+/// `matrixmultiply` at every size the kernels use (docs/benchmarks.md). Strides without a unit
+/// stride on either side, and other platforms, take `matrixmultiply`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn gemm(
     m: usize,
@@ -24,6 +29,10 @@ pub(super) fn gemm(
     debug_assert!(k == 0 || (m - 1) * rsa + (k - 1) * csa < a.len());
     debug_assert!(k == 0 || (k - 1) * rsb + (n - 1) * csb < b.len());
     debug_assert!((m - 1) * rsc + n - 1 < c.len());
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    if blas::sgemm(m, k, n, a, (rsa, csa), b, (rsb, csb), beta, c, rsc) {
+        return;
+    }
     // SAFETY: the strides and sizes stay inside the three slices (checked above in debug
     // builds; every caller derives them from `Dims`), and `c` does not alias `a` or `b`.
     unsafe {
@@ -43,6 +52,103 @@ pub(super) fn gemm(
             rsc as isize,
             1,
         );
+    }
+}
+
+/// libtorch's BLAS through its Fortran interface, which is column-major: the row-major
+/// `c = a b` is the column-major `c^T = b^T a^T`, so the operands swap places.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+mod blas {
+    extern "C" {
+        // Exported by libtorch_cpu.so (MKL's LP64 interface), which every build here links.
+        fn sgemm_(
+            transa: *const u8,
+            transb: *const u8,
+            m: *const i32,
+            n: *const i32,
+            k: *const i32,
+            alpha: *const f32,
+            a: *const f32,
+            lda: *const i32,
+            b: *const f32,
+            ldb: *const i32,
+            beta: *const f32,
+            c: *mut f32,
+            ldc: *const i32,
+        );
+        // MKL's threads for the calling thread only (C's `mkl_set_num_threads_local` is a macro
+        // for it); returns the previous setting (0: the global one).
+        #[link_name = "MKL_Set_Num_Threads_Local"]
+        fn mkl_set_num_threads_local(threads: i32) -> i32;
+    }
+
+    /// A row-major `rows × cols` matrix with strides `(rs, cs)` as the column-major operand that
+    /// stands for its transpose: `N` with leading dimension `rs` when its rows are contiguous,
+    /// `T` with `cs` when its columns are; `None` when neither is.
+    fn transposed_operand(rows: usize, cols: usize, (rs, cs): (usize, usize)) -> Option<(u8, i32)> {
+        let ld = |stride: usize, least: usize| i32::try_from(stride.max(least).max(1)).ok();
+        if cs == 1 || cols == 1 {
+            Some((b'N', ld(rs, cols)?))
+        } else if rs == 1 || rows == 1 {
+            Some((b'T', ld(cs, rows)?))
+        } else {
+            None
+        }
+    }
+
+    /// What [`super::gemm`] computes, or `false` (nothing written) when the strides do not fit
+    /// BLAS.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn sgemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        a_strides: (usize, usize),
+        b: &[f32],
+        b_strides: (usize, usize),
+        beta: f32,
+        c: &mut [f32],
+        rsc: usize,
+    ) -> bool {
+        let (Some((op_b, ldb)), Some((op_a, lda))) = (
+            transposed_operand(k, n, b_strides),
+            transposed_operand(m, k, a_strides),
+        ) else {
+            return false;
+        };
+        let (Ok(m), Ok(n), Ok(k), Ok(ldc)) = (
+            i32::try_from(m),
+            i32::try_from(n),
+            i32::try_from(k),
+            i32::try_from(rsc.max(n)),
+        ) else {
+            return false;
+        };
+        // SAFETY: the operands' sizes and leading dimensions describe the same elements as the
+        // strides `super::gemm` checked; `c` does not alias `a` or `b`; with beta 0 BLAS does
+        // not read `c`. One MKL thread: the kernels already run one thread per core, and MKL's
+        // own team on top of each measured 2-3x slower at 32 units.
+        unsafe {
+            let previous = mkl_set_num_threads_local(1);
+            sgemm_(
+                &op_b,
+                &op_a,
+                &n,
+                &m,
+                &k,
+                &1.0,
+                b.as_ptr(),
+                &ldb,
+                a.as_ptr(),
+                &lda,
+                &beta,
+                c.as_mut_ptr(),
+                &ldc,
+            );
+            mkl_set_num_threads_local(previous);
+        }
+        true
     }
 }
 
@@ -157,6 +263,68 @@ pub(super) fn wide_vectors() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every stride layout the kernels use (plain, either operand transposed, a wider `c`, an
+    /// accumulating beta), against the sums written out.
+    #[test]
+    fn the_product_matches_its_sums_for_every_layout() {
+        for (m, k, n) in [(1, 1, 1), (3, 5, 4), (7, 1, 9), (64, 32, 128), (33, 70, 17)] {
+            for (a_t, b_t, extra, beta) in [
+                (false, false, 0, 0.0),
+                (true, false, 0, 0.0),
+                (false, true, 0, 0.0),
+                (true, true, 3, 1.0),
+                (false, false, 5, 1.0),
+            ] {
+                let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+                let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+                let a_strides = if a_t { (1, m) } else { (k, 1) };
+                let b_strides = if b_t { (1, k) } else { (n, 1) };
+                let rsc = n + extra;
+                let start: Vec<f32> = (0..m * rsc).map(|i| i as f32 * 0.01).collect();
+                let mut c = start.clone();
+                gemm(m, k, n, &a, a_strides, &b, b_strides, beta, &mut c, rsc);
+                // Where libtorch exports BLAS, every one of these layouts must go there.
+                #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+                {
+                    let mut through_blas = start.clone();
+                    let taken = blas::sgemm(
+                        m,
+                        k,
+                        n,
+                        &a,
+                        a_strides,
+                        &b,
+                        b_strides,
+                        beta,
+                        &mut through_blas,
+                        rsc,
+                    );
+                    assert!(taken && through_blas == c, "{m}x{k}x{n}: BLAS not taken");
+                }
+                for i in 0..m {
+                    for j in 0..rsc {
+                        let expected = if j < n {
+                            let sum: f32 = (0..k)
+                                .map(|l| {
+                                    a[i * a_strides.0 + l * a_strides.1]
+                                        * b[l * b_strides.0 + j * b_strides.1]
+                                })
+                                .sum();
+                            beta * start[i * rsc + j] + sum
+                        } else {
+                            start[i * rsc + j]
+                        };
+                        let got = c[i * rsc + j];
+                        assert!(
+                            (got - expected).abs() < 1e-4,
+                            "{m}x{k}x{n} transposed a {a_t} b {b_t}, ({i}, {j}): {got} against {expected}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn a_row_times_a_matrix_read_in_place() {

@@ -4,9 +4,10 @@
 //!
 //! Why: no fused kernel takes a recurrent dropout mask, and a step loop of libtorch operations
 //! pays a dispatch of a microsecond or two per operation, about as much as the arithmetic at 32
-//! units (docs/benchmarks.md). Here a step is one matrix product (`matrixmultiply`'s `sgemm`,
-//! any strides, so transposes cost nothing) and one pass over the gates that does all the
-//! element-wise work, with an exp that the compiler vectorises. The inputs of all steps are
+//! units (docs/benchmarks.md). Here a step is one matrix product (libtorch's BLAS, MKL, where
+//! it exports it, else `matrixmultiply`; any strides, so transposes cost nothing) and one pass
+//! over the gates that does all the element-wise work, with an exp that the compiler
+//! vectorises. The inputs of all steps are
 //! projected in one product before the loop, and the weight gradients are three products over
 //! all steps after it.
 //!
