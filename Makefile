@@ -16,6 +16,9 @@ EVCXR_VERSION := 0.22.0
 BASE_PYTHON ?= python3
 # Per-cell limit for headless runs; training cells need minutes on a 2-core CPU.
 CELL_TIMEOUT ?= 3600
+# Notebooks executed at once by `make notebooks` and `make test`, each in its own kernel and
+# build slot (.evcxr/slotN; `make setup` warms two).
+NOTEBOOK_JOBS ?= 2
 
 export PATH := $(VENV)/bin:$(TOOLS)/bin:$(PATH)
 # `make notebooks RETRAIN=1` retrains finished runs; QUICK=1 runs the notebooks on a small subset.
@@ -65,10 +68,14 @@ $(STAMPS)/kernel: $(STAMPS)/venv $(STAMPS)/evcxr tools/write-kernelspec tools/ev
 
 # The kernel's first `:dep lstm_support` compiles tch and plotters (about 3 minutes here); doing
 # it once now means no notebook's first cell waits for it (later changes rebuild incrementally).
+# A second kernel running at the same time builds in the next slot: slot1 starts as a copy of
+# slot0 (cargo reuses a copied build directory; 400 MB), for `--jobs 2`.
 $(STAMPS)/kernel-warm: $(STAMPS)/kernel tools/warm-kernel.ipynb
 	@echo "==> Building lstm_support in the kernel's cache (first time: ~3 min)"
 	@$(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
 		--output-dir target/warm-kernel --html-dir target/warm-kernel tools/warm-kernel.ipynb
+	@rm -rf .evcxr/slot1.tmp && cp -a .evcxr/slot0 .evcxr/slot1.tmp
+	@rm -rf .evcxr/slot1 && mv .evcxr/slot1.tmp .evcxr/slot1
 	@touch $@
 
 test: setup
@@ -78,7 +85,7 @@ test: setup
 	@$(PYTHON) tools/check_notebooks.py notebooks/*.ipynb
 	@echo "==> Executing every notebook in quick mode (QUICK=1) into target/notebooks-quick/"
 	@QUICK=1 $(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
-		--output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
+		--jobs $(NOTEBOOK_JOBS) --output-dir target/notebooks-quick --html-dir target/notebooks-quick/html notebooks/*.ipynb
 	@$(PYTHON) tools/check_notebooks.py target/notebooks-quick/*.ipynb
 	@echo "==> Handouts: up to date, each stops at its first exercise with that exercise's task"
 	@$(PYTHON) tools/tests/test_handouts.py notebooks/handouts/*.ipynb
@@ -109,7 +116,8 @@ chromium:
 
 notebooks: setup
 	@echo "==> Executing every notebook; outputs saved in place, HTML in notebooks/html/"
-	@$(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) notebooks/*.ipynb
+	@$(PYTHON) tools/run_notebooks.py --kernel $(KERNEL) --timeout $(CELL_TIMEOUT) \
+		--jobs $(NOTEBOOK_JOBS) notebooks/*.ipynb
 
 # The solution notebooks' exercises cleared by nbgrader's ClearSolutions (committed, unexecuted).
 handouts: $(STAMPS)/venv
