@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -236,8 +237,10 @@ def run_side_by_side(notebooks: list[Path], args) -> list[tuple[bool, float]]:
     event loop and kernel)."""
     context = multiprocessing.get_context("spawn")
     schedule, results = Schedule(context, len(notebooks)), context.Queue()
+    # Daemonic: they end when this process does (an error, Ctrl-C, or a SIGTERM, which main()
+    # turns into an exit), instead of going on with the notebooks left.
     workers = [
-        context.Process(target=worker, args=(n == 0, notebooks, schedule, results, args))
+        context.Process(target=worker, args=(n == 0, notebooks, schedule, results, args), daemon=True)
         for n in range(min(args.jobs, len(notebooks)))
     ]
     for process in workers:
@@ -267,6 +270,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: give 1 or more notebooks to run at once")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     notebooks = sorted(args.notebooks)
     started = time.monotonic()
     if args.jobs == 1:
